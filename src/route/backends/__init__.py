@@ -1,0 +1,1 @@
+"""Model server backends: one small interface, several implementations registered by name."""
