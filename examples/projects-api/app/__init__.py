@@ -1,0 +1,1 @@
+"""projects-api: a small JSON service built on the standard library."""

@@ -1,0 +1,1 @@
+"""One module per resource: the HTTP handlers that call its service."""

@@ -1,0 +1,1 @@
+"""One module per resource: create, read, update and delete over a Repository."""

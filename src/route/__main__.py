@@ -1,0 +1,5 @@
+"""``python -m route`` runs the CLI."""
+
+from route.cli.main import run
+
+run()

@@ -1,0 +1,411 @@
+"""OpenAI-compatible servers: ``POST {base}/chat/completions`` streamed as Server-Sent Events.
+
+Works with llama.cpp's llama-server, LM Studio, vLLM, SGLang and Ollama's ``/v1``. Token counts
+come from the final usage chunk (``stream_options.include_usage``); llama-server's ``timings``
+add prompt and generation speed and cached tokens. When a server sends no timings, route times
+the stream itself: prompt time is the wait for the first text, generation time the rest.
+
+The context size comes from config, else from llama-server's ``GET /props`` (per-slot ``n_ctx``),
+else it is unknown; when known, the prompt is checked against it before generating. A 503 (a
+llama-server still loading its model) is retried with exponential backoff for up to
+``load_wait_seconds``. The API key is only ever put in the ``Authorization`` header.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from route.backends.base import TextSink
+from route.backends.ollama import (
+    check_prompt_fits,
+    cut_stream_error,
+    error_message,
+    output_chunk_cap,
+    server_error_text,
+    timeout_error,
+)
+from route.errors import (
+    BackendAuthError,
+    BackendBusy,
+    BackendError,
+    BackendResponseError,
+    BackendUnreachable,
+    ModelNotFound,
+)
+from route.hosts import openai_base_url, redact_url, server_root
+from route.tokens import estimate_messages_tokens
+from route.values import ChatRequest, Completion, Usage
+
+if TYPE_CHECKING:
+    import httpx
+
+FIRST_RETRY_DELAY = 0.5  # seconds before the first retry of a 503; doubled each time
+LONGEST_RETRY_DELAY = 8.0
+MILLISECONDS = 1000.0
+_DONE = "[DONE]"
+
+
+@dataclass(slots=True)
+class _StreamState:
+    """What the SSE reader has seen so far (mutable, private to one ``chat`` call)."""
+
+    pieces: list[str] = field(default_factory=list)
+    chunks: int = 0
+    finish_reason: str | None = None
+    usage: dict[str, Any] | None = None
+    timings: dict[str, Any] | None = None
+    done: bool = False  # [DONE] arrived
+    capped: bool = False  # route stopped reading at the output cap
+    first_text_at: float | None = None
+    last_text_at: float | None = None
+
+
+class OpenAIBackend:
+    """Streams chat completions from an OpenAI-compatible ``/chat/completions`` endpoint."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        base_url: str,
+        *,
+        api_key: str | None = None,
+        context_size: int | None = None,
+        load_wait_seconds: float = 120.0,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._base_url = openai_base_url(base_url)
+        self.endpoint = redact_url(self._base_url)
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._context_size = context_size
+        self._load_wait_seconds = load_wait_seconds
+        self._sleep = sleep
+        self._clock = clock
+        self._context_lengths: dict[str, int | None] = {}
+
+    # ------------------------------------------------------------------ context length
+
+    def context_length(self, model: str) -> int | None:
+        """The configured context size, else llama-server's per-slot ``n_ctx`` from ``/props``,
+        else None (vLLM, LM Studio and Ollama's ``/v1`` have no ``/props``)."""
+        if self._context_size is not None:
+            return self._context_size
+        if model not in self._context_lengths:
+            found, definitive = self._fetch_props_context()
+            if not definitive:
+                return found
+            self._context_lengths[model] = found
+        return self._context_lengths[model]
+
+    def _fetch_props_context(self) -> tuple[int | None, bool]:
+        """``(n_ctx or None, whether the answer may be cached)``."""
+        import httpx
+
+        try:
+            response = self._client.get(
+                f"{server_root(self._base_url)}/props", headers=self._headers
+            )
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc) from exc
+        if response.status_code == 503:
+            return None, False  # still loading: ask again next time
+        if response.status_code >= 400:
+            return None, True
+        try:
+            data = response.json()
+        except ValueError:
+            return None, True
+        return _context_from_props(data), True
+
+    # ------------------------------------------------------------------ chat
+
+    def chat(self, request: ChatRequest, on_text: TextSink) -> Completion:
+        """Stream one completion; retry while the server reports it is loading (503)."""
+        estimate = estimate_messages_tokens([message.content for message in request.messages])
+        limit = self.context_length(request.model)
+        check_prompt_fits(estimate, limit, model=request.model)
+        body = self._chat_body(request)
+        started = self._clock()
+        state = self._stream_with_retries(body, request, on_text)
+        total_seconds = self._clock() - started
+        return self._completion(request, state, started, total_seconds, limit)
+
+    def _chat_body(self, request: ChatRequest) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "model": request.model,
+            "messages": [
+                {"role": message.role, "content": message.content} for message in request.messages
+            ],
+            "stream": True,
+            "stream_options": {"include_usage": True},
+            "max_tokens": request.max_output_tokens,
+        }
+        if request.temperature is not None:
+            body["temperature"] = request.temperature
+        if request.seed is not None:
+            body["seed"] = request.seed
+        return body
+
+    def _stream_with_retries(
+        self, body: dict[str, Any], request: ChatRequest, on_text: TextSink
+    ) -> _StreamState:
+        waited = 0.0
+        delay = FIRST_RETRY_DELAY
+        while True:
+            state = self._stream_once(body, request, on_text)
+            if state is not None:
+                return state
+            if waited >= self._load_wait_seconds:
+                raise BackendBusy(
+                    f"the server at {self.endpoint} still answered 503 (loading or busy) after "
+                    f"waiting {waited:g} seconds — wait for it to finish loading (GET /health), "
+                    "or raise `load_wait_seconds` in the route config"
+                )
+            step = min(delay, self._load_wait_seconds - waited)
+            self._sleep(step)
+            waited += step
+            delay = min(delay * 2, LONGEST_RETRY_DELAY)
+
+    def _stream_once(
+        self, body: dict[str, Any], request: ChatRequest, on_text: TextSink
+    ) -> _StreamState | None:
+        """One request; None when the server answered 503 and the call should be retried."""
+        import httpx
+
+        url = f"{self._base_url}/chat/completions"
+        try:
+            with self._client.stream("POST", url, json=body, headers=self._headers) as response:
+                if response.status_code == 503:
+                    response.read()
+                    return None
+                if response.status_code >= 400:
+                    response.read()
+                    raise self._status_error(response, request.model)
+                return self._read_events(
+                    response.iter_lines(), output_chunk_cap(request.max_output_tokens), on_text
+                )
+        except httpx.ReadTimeout as exc:
+            raise timeout_error(self._client, self.endpoint) from exc
+        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+            raise cut_stream_error(self.endpoint) from exc
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc) from exc
+
+    def _read_events(self, lines: Iterator[str], cap: int, on_text: TextSink) -> _StreamState:
+        state = _StreamState()
+        for number, line in enumerate(lines, start=1):
+            payload = _data_payload(line)
+            if payload is None:
+                continue
+            if payload == _DONE:
+                state.done = True
+                break
+            self._apply_event(state, self._decode_event(payload, number), on_text)
+            if state.chunks > cap:
+                state.capped = True
+                break
+        if not (state.done or state.capped or state.finish_reason is not None):
+            raise cut_stream_error(self.endpoint)
+        return state
+
+    def _decode_event(self, payload: str, number: int) -> dict[str, Any]:
+        try:
+            data = json.loads(payload)
+        except ValueError as exc:
+            raise BackendResponseError(
+                f"line {number} of the stream from {self.endpoint} is not JSON "
+                f"({payload[:80]!r}); nothing was written — check --base-url and run again"
+            ) from exc
+        message = error_message(data)
+        if message is not None:
+            raise BackendResponseError(
+                f"the server at {self.endpoint} reported an error while generating: {message} — "
+                "check the server log and run again"
+            )
+        if not isinstance(data, dict):
+            raise BackendResponseError(
+                f"line {number} of the stream from {self.endpoint} is not a JSON object "
+                f"({payload[:80]!r}); nothing was written — check --base-url"
+            )
+        return data
+
+    def _apply_event(self, state: _StreamState, data: dict[str, Any], on_text: TextSink) -> None:
+        choices = data.get("choices")
+        if isinstance(choices, list) and choices and isinstance(choices[0], dict):
+            choice = choices[0]
+            delta = choice.get("delta")
+            content = delta.get("content") if isinstance(delta, dict) else None
+            if isinstance(content, str) and content:
+                now = self._clock()
+                if state.first_text_at is None:
+                    state.first_text_at = now
+                state.last_text_at = now
+                state.pieces.append(content)
+                on_text(content)
+            state.chunks += 1
+            reason = choice.get("finish_reason")
+            if isinstance(reason, str) and reason:
+                state.finish_reason = reason
+        usage = data.get("usage")
+        if isinstance(usage, dict):
+            state.usage = usage
+        timings = data.get("timings")
+        if isinstance(timings, dict):
+            state.timings = timings
+
+    def _completion(
+        self,
+        request: ChatRequest,
+        state: _StreamState,
+        started: float,
+        total_seconds: float,
+        context_size: int | None,
+    ) -> Completion:
+        usage, warnings = _usage(state, started, total_seconds, context_size)
+        if state.capped:
+            usage = replace(
+                usage, done_reason="length", output_tokens=usage.output_tokens or state.chunks
+            )
+            warnings.append(
+                f"the server kept streaming past the output limit of {request.max_output_tokens} "
+                f"tokens; route stopped reading after {state.chunks} chunks — the answer is cut"
+            )
+        elif usage.done_reason == "length":
+            warnings.append(
+                f"output stopped at the length limit of {request.max_output_tokens} tokens — "
+                "raise max_output_tokens"
+            )
+        return Completion(
+            text="".join(state.pieces),
+            usage=usage,
+            model=request.model,
+            backend=self.name,
+            endpoint=self.endpoint,
+            warnings=tuple(warnings),
+        )
+
+    # ------------------------------------------------------------------ errors
+
+    def _transport_error(self, exc: httpx.TransportError) -> BackendError:
+        import httpx
+
+        if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
+            return timeout_error(self._client, self.endpoint)
+        return BackendUnreachable(
+            f"no OpenAI-compatible server at {self.endpoint} — start llama-server, LM Studio or "
+            "vLLM, or fix --base-url"
+        )
+
+    def _status_error(self, response: httpx.Response, model: str) -> BackendError:
+        status = response.status_code
+        said = server_error_text(response)
+        detail = f"HTTP {status}: {said}" if said else f"HTTP {status}"
+        if status == 404:
+            return ModelNotFound(
+                f"the server at {self.endpoint} has no model {model} or no /chat/completions "
+                f"endpoint ({detail}) — check the model name (GET {self.endpoint}/models lists "
+                "them) and that --base-url includes /v1"
+            )
+        if status in (401, 403):
+            return BackendAuthError(
+                f"the server at {self.endpoint} rejected the API key ({detail}) — set the "
+                "environment variable named by `api_key_env` in the route config to a valid key"
+            )
+        if status == 429:
+            return BackendBusy(
+                f"the server at {self.endpoint} is busy or rate-limited ({detail}) — retry later"
+            )
+        return BackendResponseError(
+            f"the server at {self.endpoint} answered {detail} — check the request and the "
+            "server log"
+        )
+
+
+def _data_payload(line: str) -> str | None:
+    """The payload of an SSE ``data:`` line, None for comments, blanks and other fields.
+
+    A bare JSON object line (some proxies send errors that way) is treated as data too.
+    """
+    stripped = line.strip()
+    if stripped.startswith("data:"):
+        return stripped[len("data:") :].strip()
+    if stripped.startswith("{"):
+        return stripped
+    return None
+
+
+def _context_from_props(data: object) -> int | None:
+    if not isinstance(data, dict):
+        return None
+    settings = data.get("default_generation_settings")
+    candidates = [settings.get("n_ctx") if isinstance(settings, dict) else None, data.get("n_ctx")]
+    for value in candidates:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
+def _number(mapping: dict[str, Any] | None, key: str) -> float | None:
+    if mapping is None:
+        return None
+    value = mapping.get(key)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return None
+
+
+def _usage(
+    state: _StreamState, started: float, total_seconds: float, context_size: int | None
+) -> tuple[Usage, list[str]]:
+    """Usage from the usage chunk, else from llama.cpp timings, else zeros with a warning."""
+    warnings: list[str] = []
+    usage, timings = state.usage, state.timings
+    prompt = _number(usage, "prompt_tokens")
+    output = _number(usage, "completion_tokens")
+    if prompt is None and timings is not None:
+        processed = _number(timings, "prompt_n")
+        cached = _number(timings, "cache_n") or 0.0
+        prompt = None if processed is None else processed + cached
+    if output is None:
+        output = _number(timings, "predicted_n")
+    if prompt is None and output is None:
+        warnings.append(
+            "the server did not report token counts; token figures are 0 for this answer"
+        )
+    details = usage.get("prompt_tokens_details") if usage is not None else None
+    cached_tokens = _number(details if isinstance(details, dict) else None, "cached_tokens")
+    if cached_tokens is None:
+        cached_tokens = _number(timings, "cache_n")
+    prompt_ms = _number(timings, "prompt_ms")
+    predicted_ms = _number(timings, "predicted_ms")
+    if prompt_ms is not None and predicted_ms is not None:
+        prompt_seconds, generation_seconds = prompt_ms / MILLISECONDS, predicted_ms / MILLISECONDS
+    else:
+        prompt_seconds, generation_seconds = _measured_seconds(state, started)
+    return (
+        Usage(
+            prompt_tokens=int(prompt or 0),
+            output_tokens=int(output or 0),
+            cached_prompt_tokens=None if cached_tokens is None else int(cached_tokens),
+            prompt_seconds=prompt_seconds,
+            generation_seconds=generation_seconds,
+            total_seconds=total_seconds,
+            done_reason=state.finish_reason or "",
+            context_size=context_size,
+        ),
+        warnings,
+    )
+
+
+def _measured_seconds(state: _StreamState, started: float) -> tuple[float, float]:
+    """(time to first text, time from first to last text) as measured by route."""
+    if state.first_text_at is None or state.last_text_at is None:
+        return 0.0, 0.0
+    return state.first_text_at - started, state.last_text_at - state.first_text_at

@@ -1,0 +1,1 @@
+"""The command line: a thin shell. One module per command group; no business logic here."""

@@ -1,0 +1,132 @@
+"""``route skills list`` and ``route skills show REF``: what skills exist, and what a reference
+sends to the model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from route.values import Skill, SkillExcerpt
+
+app = typer.Typer(
+    help="List skills (SKILL.md files) and show exactly what a skill reference sends to the model.",
+    no_args_is_help=True,
+)
+
+SkillsDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--skills-dir",
+        help="Search this folder of <name>/SKILL.md first, before .skills/ and .claude/skills/.",
+        file_okay=False,
+    ),
+]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print one compact JSON object.")]
+
+
+@app.command("list")
+def list_skills(skills_dir: SkillsDirOption = None, as_json: JsonOption = False) -> None:
+    """List the skills found: name, description, number of sections, file."""
+    from route import skills, ui
+
+    cwd = Path.cwd()
+    dirs = skills.skill_search_dirs(cwd, skills_dir)
+    found, problems = skills.discover_skills_with_problems(dirs)
+    for problem in problems:
+        ui.print_warning(f"skipped a skill: {problem}")
+    if as_json:
+        ui.print_json(
+            {
+                "skills": [_skill_summary(skill, cwd) for skill in found],
+                "problems": list(problems),
+                "searched": [str(directory) for directory in dirs],
+            }
+        )
+        return
+    if not found:
+        searched = ", ".join(str(directory) for directory in dirs) or "no skill folders exist"
+        ui.print_text(f"No skills found (searched: {searched}). Add .skills/<name>/SKILL.md.")
+        return
+    rows = [
+        (skill.name, skill.description, str(len(skill.sections)), _display_path(skill.path, cwd))
+        for skill in found
+    ]
+    ui.print_table("Skills", ("name", "description", "sections", "path"), rows)
+
+
+@app.command("show")
+def show_skill(
+    refs: Annotated[
+        list[str],
+        typer.Argument(
+            help="Skill references: NAME, NAME#3, NAME#service-layer, NAME#1,3-4, "
+            "or path/to/SKILL.md#3.",
+            show_default=False,
+        ),
+    ],
+    skills_dir: SkillsDirOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Print exactly the text each reference sends to the model, and its estimated tokens.
+
+    The text goes to stdout and the estimate to stderr; with --json, one JSON object per
+    reference, one per line.
+    """
+    from route import skills, ui
+    from route.tokens import estimate_tokens
+
+    cwd = Path.cwd()
+    dirs = skills.skill_search_dirs(cwd, skills_dir)
+    excerpts = [skills.resolve_reference(ref, dirs, cwd) for ref in refs]
+    if as_json:
+        for excerpt in excerpts:
+            ui.print_json(_excerpt_object(excerpt, cwd))
+        return
+    for index, excerpt in enumerate(excerpts):
+        if index:
+            ui.print_text()
+        ui.print_text(excerpt.text)
+        for warning in excerpt.warnings:
+            ui.print_warning(warning)
+    total_tokens = sum(estimate_tokens(excerpt.text) for excerpt in excerpts)
+    total_characters = sum(len(excerpt.text) for excerpt in excerpts)
+    ui.print_text(
+        f"~{total_tokens} tokens (estimate, {total_characters} characters) "
+        f"for {', '.join(excerpt.ref for excerpt in excerpts)}",
+        err=True,
+    )
+
+
+def _skill_summary(skill: Skill, cwd: Path) -> dict[str, Any]:
+    return {
+        "name": skill.name,
+        "description": skill.description,
+        "sections": len(skill.sections),
+        "path": _display_path(skill.path, cwd),
+    }
+
+
+def _excerpt_object(excerpt: SkillExcerpt, cwd: Path) -> dict[str, Any]:
+    from route.tokens import estimate_tokens
+
+    return {
+        "ref": excerpt.ref,
+        "skill": excerpt.skill.name,
+        "path": _display_path(excerpt.skill.path, cwd),
+        "sections": [
+            {"number": section.number, "slug": section.slug, "title": section.title}
+            for section in excerpt.sections
+        ],
+        "text": excerpt.text,
+        "estimated_tokens": estimate_tokens(excerpt.text),
+        "warnings": list(excerpt.warnings),
+    }
+
+
+def _display_path(path: Path, cwd: Path) -> str:
+    """Relative to the working directory when inside it, else absolute."""
+    absolute = path.absolute()
+    return str(absolute.relative_to(cwd)) if absolute.is_relative_to(cwd) else str(absolute)

@@ -1,0 +1,419 @@
+"""The only sequencer of a run.
+
+``resolve skills → build prompt → (stream completion → parse → plan writes → write → verify),
+repeated for repair rounds → result``. Every step is a function from another module taking
+and returning frozen values; this module only puts them in order, keeps the conversation for
+repair rounds byte-identical, and turns errors and interrupts into a ``RunResult``. It never
+prints: progress goes to the ``RunEvents`` it is given.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Protocol
+
+from route.backends.base import Backend
+from route.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNSAFE,
+    EXIT_USAGE,
+    EXIT_VERIFY_FAILED,
+    BackendError,
+    RouteError,
+)
+from route.values import (
+    Attempt,
+    ChatRequest,
+    Completion,
+    ContextFile,
+    CostReport,
+    FileChange,
+    Message,
+    ParsedAnswer,
+    Prompt,
+    Refusal,
+    RunResult,
+    RunStatus,
+    SkillExcerpt,
+    Usage,
+    VerifyResult,
+    WritePlan,
+)
+from route.verify import VerifySettings
+
+
+@dataclass(frozen=True, slots=True)
+class GenOptions:
+    """Everything one ``route gen`` run needs, already merged from flags and config."""
+
+    task: str
+    skill_refs: tuple[str, ...]
+    project_root: Path
+    cwd: Path
+    model: str
+    context_patterns: tuple[str, ...] = ()
+    skills_dir: Path | None = None
+    max_attempts: int = 3
+    max_output_tokens: int = 4096
+    temperature: float | None = 0.2
+    seed: int | None = None
+    num_ctx: int | None = None
+    keep_alive: str | None = None
+    verify: VerifySettings | None = field(default_factory=VerifySettings)  # None: --no-verify
+    verify_output_tokens: int = 1500
+    allow: tuple[str, ...] = ()
+    protected_extra: tuple[str, ...] = ()
+    force: bool = False
+    dry_run: bool = False
+    rollback: bool = False
+    lock_home: Path | None = None  # where the project lock lives; None: no lock
+    lock_timeout_seconds: float = 900.0
+
+
+@dataclass(frozen=True, slots=True)
+class Prepared:
+    """The resolved inputs of a run: what ``--print-prompt`` shows."""
+
+    excerpts: tuple[SkillExcerpt, ...]
+    context: tuple[ContextFile, ...]
+    prompt: Prompt
+    warnings: tuple[str, ...]
+
+
+class RunEvents(Protocol):
+    """How the pipeline reports progress. The CLI renders these; tests record them."""
+
+    def attempt_started(self, number: int, total: int) -> None: ...
+
+    def text(self, chunk: str) -> None: ...
+
+    def generation_finished(self, completion: Completion) -> None: ...
+
+    def verify_started(self, command: str) -> None: ...
+
+    def attempt_finished(self, attempt: Attempt) -> None: ...
+
+    def notice(self, message: str) -> None: ...
+
+
+class SilentEvents:
+    """Events that go nowhere (``--quiet`` and the MCP server use their own)."""
+
+    def attempt_started(self, number: int, total: int) -> None:
+        return None
+
+    def text(self, chunk: str) -> None:
+        return None
+
+    def generation_finished(self, completion: Completion) -> None:
+        return None
+
+    def verify_started(self, command: str) -> None:
+        return None
+
+    def attempt_finished(self, attempt: Attempt) -> None:
+        return None
+
+    def notice(self, message: str) -> None:
+        return None
+
+
+def prepare(options: GenOptions) -> Prepared:
+    """Resolve the skill references and context files and build the first prompt."""
+    from route import prompt as prompts
+    from route import skills
+
+    directories = skills.skill_search_dirs(options.cwd, options.skills_dir)
+    excerpts = tuple(
+        skills.resolve_reference(ref, directories, options.cwd) for ref in options.skill_refs
+    )
+    context = prompts.read_context_files(
+        options.context_patterns, options.project_root, options.cwd, allow=options.allow
+    )
+    prompt = prompts.build_prompt(options.task, excerpts, context)
+    warnings = tuple(warning for excerpt in excerpts for warning in excerpt.warnings)
+    return Prepared(excerpts=excerpts, context=context, prompt=prompt, warnings=warnings)
+
+
+@dataclass
+class _RunState:
+    """The mutable bookkeeping of one run, private to ``run_generation``."""
+
+    attempts: list[Attempt] = field(default_factory=list)
+    originals: dict[str, FileChange] = field(
+        default_factory=dict
+    )  # path -> first before, last after
+    refused: list[Refusal] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    model: str = ""
+    backend: str = ""
+    endpoint: str = ""
+
+    def record_changes(self, changes: Sequence[FileChange]) -> None:
+        for change in changes:
+            first = self.originals.get(change.path)
+            before = change.before if first is None else first.before
+            self.originals[change.path] = FileChange(
+                change.path, "create" if before is None else "modify", before, change.after
+            )
+
+    @property
+    def written_paths(self) -> frozenset[str]:
+        return frozenset(self.originals)
+
+
+def run_generation(
+    options: GenOptions,
+    backend_factory: Callable[[], Backend],
+    *,
+    events: RunEvents | None = None,
+    prepared: Prepared | None = None,
+    clock: Callable[[], float] = time.time,
+) -> RunResult:
+    """Run one delegation end to end and return its result. Never raises ``RouteError`` or
+    ``KeyboardInterrupt``: both become a result with the matching status and exit code."""
+    events = events if events is not None else SilentEvents()
+    run_id = uuid.uuid4().hex
+    started = clock()
+    state = _RunState(model=options.model)
+    prompt_characters = 0
+    status: RunStatus = "error"
+    exit_code = EXIT_USAGE
+    message = ""
+    try:
+        prepared = prepared if prepared is not None else prepare(options)
+        prompt_characters = prepared.prompt.characters
+        state.warnings.extend(prepared.warnings)
+        backend = backend_factory()
+        state.backend, state.endpoint = backend.name, backend.endpoint
+        status, exit_code, message = _attempts(options, prepared, backend, state, events)
+    except KeyboardInterrupt:
+        status, exit_code, message = "interrupted", EXIT_INTERRUPTED, "interrupted"
+    except BackendError as error:
+        status, exit_code, message = "backend_error", error.exit_code, str(error)
+    except RouteError as error:
+        status, exit_code, message = "error", error.exit_code, str(error)
+    if options.rollback and state.originals and status not in ("success", "dry_run"):
+        message = _roll_back(options, state, message)
+    return RunResult(
+        run_id=run_id,
+        task=options.task,
+        skill_refs=options.skill_refs,
+        project_root=options.project_root,
+        status=status,
+        exit_code=exit_code,
+        attempts=tuple(state.attempts),
+        created=tuple(sorted(p for p, c in state.originals.items() if c.kind == "create")),
+        changed=tuple(sorted(p for p, c in state.originals.items() if c.kind == "modify")),
+        refused=tuple(state.refused),
+        started_at=started,
+        duration_seconds=clock() - started,
+        model=state.model,
+        backend=state.backend,
+        endpoint=state.endpoint,
+        prompt_characters=prompt_characters,
+        # What the cloud model would have written instead: the final answer, once.
+        output_characters=len(state.attempts[-1].completion.text) if state.attempts else 0,
+        message=message,
+        warnings=tuple(dict.fromkeys(state.warnings)),
+    )
+
+
+def _attempts(
+    options: GenOptions,
+    prepared: Prepared,
+    backend: Backend,
+    state: _RunState,
+    events: RunEvents,
+) -> tuple[RunStatus, int, str]:
+    """The attempt loop: generate, write, verify, and repair until verify passes."""
+    from route import prompt as prompts
+    from route.parse import parse_answer
+
+    messages = prepared.prompt.messages
+    context_paths = frozenset(item.path for item in prepared.context)
+    last_failure = ""
+    for number in range(1, options.max_attempts + 1):
+        events.attempt_started(number, options.max_attempts)
+        request = ChatRequest(
+            model=options.model,
+            messages=messages,
+            max_output_tokens=options.max_output_tokens,
+            temperature=options.temperature,
+            seed=options.seed,
+            num_ctx=options.num_ctx,
+            keep_alive=options.keep_alive,
+        )
+        # A partial answer (interrupt, cut stream) raises here: nothing of it is written.
+        completion = backend.chat(request, events.text)
+        state.model = completion.model or state.model
+        state.warnings.extend(completion.warnings)
+        events.generation_finished(completion)
+        parsed = parse_answer(completion.text)
+        plan = _plan(options, parsed, context_paths | state.written_paths)
+        state.refused.extend(plan.refusals)
+        draft = Attempt(number, completion, parsed, plan, written=False, verify=None)
+        attempt, failure = _write_and_verify(options, plan, draft, state, events)
+        state.attempts.append(attempt)
+        events.attempt_finished(attempt)
+        if options.dry_run:
+            return "dry_run", EXIT_OK, "dry run: nothing was written"
+        if failure is None:
+            return "success", EXIT_OK, _success_message(attempt)
+        last_failure = failure
+        if number < options.max_attempts:
+            verify = attempt.verify
+            repair = prompts.build_repair_message(
+                reason=failure,
+                verify_command=verify.command if verify is not None else None,
+                verify_output=verify.output_tail
+                if verify is not None and not verify.passed
+                else "",
+                written=sorted(state.written_paths),
+                max_output_tokens=options.verify_output_tokens,
+            )
+            messages = (*messages, Message("assistant", completion.text), repair)
+    return _final_failure(state, last_failure)
+
+
+def _plan(options: GenOptions, parsed: ParsedAnswer, modifiable: frozenset[str]) -> WritePlan:
+    from route.writer import DEFAULT_PROTECTED, plan_writes
+
+    return plan_writes(
+        parsed,
+        options.project_root,
+        allow=options.allow,
+        modifiable=modifiable,
+        force=options.force,
+        protected=(*DEFAULT_PROTECTED, *options.protected_extra),
+    )
+
+
+def _failed_output(verify: VerifyResult | None) -> str:
+    return verify.output_tail if verify is not None and not verify.passed else ""
+
+
+def _write_and_verify(
+    options: GenOptions,
+    plan: WritePlan,
+    draft: Attempt,
+    state: _RunState,
+    events: RunEvents,
+) -> tuple[Attempt, str | None]:
+    """Apply one attempt's plan and verify it. Returns the attempt and why it failed (or None)."""
+    parsed = draft.parsed
+
+    def attempt(written: bool, verify: VerifyResult | None, failure: str | None) -> Attempt:
+        return replace(draft, written=written, verify=verify, failure=failure)
+
+    if parsed.empty:
+        problems = "; ".join(parsed.problems) or "the answer held no path line + code block"
+        failure = f"no usable file blocks ({problems})"
+        return attempt(False, None, failure), failure
+    if plan.failures:
+        failure = "edits could not be applied: " + "; ".join(plan.failures)
+        return attempt(False, None, failure), failure
+    if not plan.changes and plan.refusals:
+        reasons = "; ".join(f"{r.path}: {r.reason}" for r in plan.refusals)
+        failure = f"every file was refused: {reasons}"
+        return attempt(False, None, failure), failure
+    # No changes and no refusals: everything proposed is already on disk; verify what is there.
+    if options.dry_run:
+        return attempt(False, None, None), None
+    with _locked(options, events):
+        if plan.changes:
+            from route.writer import apply_plan
+
+            apply_plan(plan, options.project_root)
+            state.record_changes(plan.changes)
+        verify = _verify(options, events)
+    if verify.skipped_reason and options.verify is not None:
+        state.warnings.append(f"verify skipped: {verify.skipped_reason}")
+    verdict = None if verify.passed else _verify_failure(verify)
+    return attempt(bool(plan.changes), verify, verdict), verdict
+
+
+def _locked(options: GenOptions, events: RunEvents) -> AbstractContextManager[None]:
+
+    if options.lock_home is None:
+        return contextlib.nullcontext()
+    from route.locking import project_lock
+
+    return project_lock(
+        options.project_root,
+        options.lock_home,
+        timeout_seconds=options.lock_timeout_seconds,
+        on_wait=events.notice,
+    )
+
+
+def _verify(options: GenOptions, events: RunEvents) -> VerifyResult:
+    if options.verify is None:
+        return VerifyResult("", True, None, "", 0.0, skipped_reason="--no-verify")
+    from route.verify import run_verify
+
+    events.verify_started(options.verify.command)
+    return run_verify(options.project_root, options.verify)
+
+
+def _verify_failure(verify: VerifyResult) -> str:
+    if verify.timed_out:
+        return f"verify `{verify.command}` timed out after {verify.duration_seconds:.0f} s"
+    return f"verify `{verify.command}` failed (exit {verify.exit_code})"
+
+
+def _success_message(attempt: Attempt) -> str:
+    verify = attempt.verify
+    if verify is None or verify.skipped_reason:
+        return "files written; verify skipped"
+    return f"files written; `{verify.command}` passed on attempt {attempt.number}"
+
+
+def _final_failure(state: _RunState, last_failure: str) -> tuple[RunStatus, int, str]:
+    attempts = len(state.attempts)
+    if any(a.written for a in state.attempts) or state.originals:
+        return "verify_failed", EXIT_VERIFY_FAILED, f"{last_failure} after {attempts} attempt(s)"
+    if state.refused and all(a.parsed.files or a.parsed.edits for a in state.attempts):
+        return "refused", EXIT_UNSAFE, f"model output refused as unsafe: {last_failure}"
+    if any(a.verify is not None for a in state.attempts):
+        return "verify_failed", EXIT_VERIFY_FAILED, f"{last_failure} after {attempts} attempt(s)"
+    return "no_files", EXIT_VERIFY_FAILED, f"{last_failure} after {attempts} attempt(s)"
+
+
+def _roll_back(options: GenOptions, state: _RunState, message: str) -> str:
+    from route.writer import rollback
+
+    try:
+        rollback(list(state.originals.values()), options.project_root)
+    except (OSError, RouteError) as error:
+        return f"{message}; rollback FAILED: {error}"
+    state.originals.clear()
+    return f"{message}; --rollback restored the previous files"
+
+
+def total_usage(result: RunResult) -> Usage:
+    """The sum of every attempt's server metrics."""
+    usages = [attempt.completion.usage for attempt in result.attempts]
+    cached = [u.cached_prompt_tokens for u in usages if u.cached_prompt_tokens is not None]
+    return Usage(
+        prompt_tokens=sum(u.prompt_tokens for u in usages),
+        output_tokens=sum(u.output_tokens for u in usages),
+        cached_prompt_tokens=sum(cached) if cached else None,
+        load_seconds=sum(u.load_seconds for u in usages),
+        prompt_seconds=sum(u.prompt_seconds for u in usages),
+        generation_seconds=sum(u.generation_seconds for u in usages),
+        total_seconds=sum(u.total_seconds for u in usages),
+        done_reason=usages[-1].done_reason if usages else "",
+        context_size=usages[-1].context_size if usages else None,
+    )
+
+
+def with_cost(result: RunResult, cost: CostReport) -> RunResult:
+    return replace(result, cost=cost)

@@ -1,0 +1,306 @@
+"""Everything route shows on a terminal. The only module that imports rich.
+
+Commands hand plain values to these functions. On a terminal output is formatted with rich;
+otherwise (pipes, CI, orchestrators) it is plain, stable text. rich itself is imported lazily,
+so commands that print nothing fancy start fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from route.values import Attempt, Completion
+
+
+def is_terminal(stream: TextIO | None = None) -> bool:
+    stream = stream if stream is not None else sys.stdout
+    if os.environ.get("ROUTE_FORCE_TERMINAL") == "1":
+        return True
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def print_text(text: str = "", *, err: bool = False) -> None:
+    stream = sys.stderr if err else sys.stdout
+    stream.write(text + "\n")
+    stream.flush()
+
+
+def print_error(message: str) -> None:
+    """One line on stderr: what failed and what to do next."""
+    print_text(f"route: error: {message}", err=True)
+
+
+def print_warning(message: str) -> None:
+    print_text(f"route: warning: {message}", err=True)
+
+
+def print_json(value: Any) -> None:
+    """One compact JSON object on stdout (for orchestrators)."""
+    sys.stdout.write(json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str))
+    sys.stdout.write("\n")
+    sys.stdout.flush()
+
+
+def print_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    plain: bool | None = None,
+) -> None:
+    """A table: rich on a terminal, tab-free aligned plain text otherwise."""
+    if plain is None:
+        plain = not is_terminal()
+    if plain:
+        print_text(plain_table(title, columns, rows))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console().print(table)
+
+
+def plain_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    widths = [len(column) for column in columns]
+    for row in rows:
+        for index, cell in enumerate(row):
+            widths[index] = max(widths[index], len(cell))
+    lines = [title] if title else []
+    lines.append("  ".join(column.ljust(widths[i]) for i, column in enumerate(columns)).rstrip())
+    for row in rows:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- route gen: live view
+
+
+class LiveView:
+    """Shows a run as it happens: the model's answer streamed as it arrives, and a status line
+    (model, tokens, tokens/s, elapsed) kept under it on a terminal.
+
+    Text is written once, as it arrives; the status line is redrawn at most ten times a second
+    and only between complete lines, so the cost stays linear in the length of the answer.
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str,
+        text_stream: TextIO | None = None,
+        status_stream: TextIO | None = None,
+        show_text: bool = True,
+        show_status: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._model = model
+        self._text = text_stream if text_stream is not None else sys.stdout
+        self._status = status_stream if status_stream is not None else sys.stderr
+        self._show_text = show_text
+        self._show_status = show_status
+        self._clock = clock
+        self._partial: list[str] = []
+        self._chunks = 0
+        self._started = clock()
+        self._last_draw = 0.0
+        self._status_drawn = False
+        self._same_stream = self._text is self._status
+
+    # RunEvents ---------------------------------------------------------------------------
+    def attempt_started(self, number: int, total: int) -> None:
+        self._chunks = 0
+        self._started = self._clock()
+        if number > 1 or self._show_status:
+            self._line(f"── attempt {number}/{total} · {self._model}")
+
+    def text(self, chunk: str) -> None:
+        self._chunks += 1
+        if not self._show_text:
+            self._maybe_status()
+            return
+        newline = chunk.rfind("\n")
+        if newline < 0:
+            self._partial.append(chunk)
+            if not self._same_stream or not self._show_status:
+                self._write_text(chunk)
+                self._partial.clear()
+            return
+        self._clear_status()
+        self._write_text("".join(self._partial) + chunk[: newline + 1])
+        self._partial = [chunk[newline + 1 :]] if newline + 1 < len(chunk) else []
+        self._maybe_status()
+
+    def generation_finished(self, completion: Completion) -> None:
+        if self._partial:
+            self._clear_status()
+            self._write_text("".join(self._partial))
+            self._partial.clear()
+        if self._show_text:
+            self._write_text("\n")
+        self._clear_status()
+        usage = completion.usage
+        speed = f"{usage.tokens_per_second:.1f} tok/s" if usage.tokens_per_second else "—"
+        self._line(
+            f"   {usage.prompt_tokens} prompt + {usage.output_tokens} output tokens · {speed} · "
+            f"{usage.total_seconds:.1f} s"
+        )
+
+    def verify_started(self, command: str) -> None:
+        self._line(f"   verifying: {command}")
+
+    def attempt_finished(self, attempt: Attempt) -> None:
+        for refusal in attempt.plan.refusals:
+            self._line(f"   refused {refusal.path}: {refusal.reason}")
+        if attempt.failure:
+            self._line(f"   ✗ {attempt.failure}")
+        elif attempt.verify is not None and not attempt.verify.skipped_reason:
+            self._line("   ✓ verify passed")
+
+    def notice(self, message: str) -> None:
+        self._line(f"   {message}")
+
+    # drawing -----------------------------------------------------------------------------
+    def _write_text(self, text: str) -> None:
+        self._text.write(text)
+        self._text.flush()
+
+    def _line(self, text: str) -> None:
+        if not self._show_status:
+            return
+        self._clear_status()
+        self._status.write(text + "\n")
+        self._status.flush()
+
+    def _maybe_status(self) -> None:
+        if not self._show_status:
+            return
+        now = self._clock()
+        if now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        elapsed = now - self._started
+        rate = self._chunks / elapsed if elapsed > 0 else 0.0
+        self._status.write(
+            f"\r\x1b[2K\x1b[2m{self._model} · ~{self._chunks} tokens · {rate:.1f} tok/s · "
+            f"{elapsed:.1f} s\x1b[0m"
+        )
+        self._status.flush()
+        self._status_drawn = True
+
+    def _clear_status(self) -> None:
+        if self._status_drawn:
+            self._status.write("\r\x1b[2K")
+            self._status.flush()
+            self._status_drawn = False
+
+
+# --------------------------------------------------------------------------- route gen: report
+
+
+def render_run_report(report: dict[str, Any], *, plain: bool | None = None) -> None:
+    """The end-of-run report from ``route.report.result_to_dict``: files, verify per attempt,
+    and the cost table. Goes to stderr so stdout stays the model's text (or JSON)."""
+    lines: list[str] = []
+    files = report["files"]
+    for path in files["created"]:
+        lines.append(f"  created  {path}")
+    for path in files["changed"]:
+        lines.append(f"  changed  {path}")
+    for refusal in files["refused"]:
+        lines.append(f"  refused  {refusal['path']} — {refusal['reason']}")
+    for attempt in report["attempts"]:
+        verify = attempt["verify"]
+        if verify is None:
+            state = attempt["failure"] or "not verified"
+        elif verify.get("skipped"):
+            state = f"verify skipped ({verify['skipped']})"
+        else:
+            state = "verify passed" if verify["passed"] else attempt["failure"] or "verify failed"
+        lines.append(f"  attempt {attempt['number']}: {state}")
+    verify = report["verify"]
+    if verify is not None and not verify["passed"] and verify.get("output_tail"):
+        lines.append("  last verify output:")
+        lines.extend(f"    {line}" for line in verify["output_tail"].splitlines()[-15:])
+    status = report["status"]
+    lines.insert(0, f"route: {status} — {report['message']}")
+    for warning in report["warnings"]:
+        lines.append(f"  warning: {warning}")
+    print_text("\n".join(lines), err=True)
+    cost = report["cost"]
+    tokens = report["tokens"]
+    rows = [
+        [
+            "local",
+            f"{tokens['prompt']} in / {tokens['output']} out (server count)",
+            f"{report['duration_seconds']:.1f} s, {report['tokens_per_second']:.1f} tok/s",
+            "$0 API",
+        ]
+    ]
+    if cost is not None:
+        rows.append(
+            [
+                f"{cost['cloud_model']} without route",
+                f"~{cost['cloud_input_tokens']} in / ~{cost['cloud_output_tokens']} out",
+                "estimate",
+                f"${cost['cloud_only_dollars']:.4f}",
+            ]
+        )
+        rows.append(
+            ["hand-off (command + summary)", "", "estimate", f"${cost['handoff_dollars']:.4f}"]
+        )
+        rows.append(
+            [
+                "net saving",
+                "",
+                f"prices {cost['prices_date']}",
+                f"${cost['net_saving_dollars']:.4f} ({cost['net_saving_percent']:.0f}%)",
+            ]
+        )
+    _print_table_to_stderr(
+        "cost (cloud figures are estimates)", ["", "tokens", "time", "$"], rows, plain
+    )
+    ledger = report["ledger"]
+    if ledger["path"]:
+        note = "recorded in" if ledger["recorded"] else f"NOT recorded ({ledger['note']}):"
+        print_text(f"  ledger: {note} {ledger['path']} (run {report['run_id'][:8]})", err=True)
+
+
+def _print_table_to_stderr(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], plain: bool | None
+) -> None:
+    if plain is None:
+        plain = not is_terminal(sys.stderr)
+    if plain:
+        print_text(plain_table(title, columns, rows), err=True)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in columns:
+        table.add_column(column)
+    for row in rows:
+        table.add_row(*row)
+    Console(stderr=True).print(table)
+
+
+def print_prompt(messages: Sequence[tuple[str, str]], estimated_tokens: int) -> None:
+    """``--print-prompt``: every message exactly as it would be sent, then the estimate."""
+    for role, content in messages:
+        print_text(f"===== {role} =====")
+        print_text(content)
+    print_text(f"===== estimated prompt tokens: ~{estimated_tokens} =====")
