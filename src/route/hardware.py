@@ -142,6 +142,21 @@ def parse_vm_stat(text: str) -> int | None:
     return pages * page_size if found else None
 
 
+def parse_memory_size(text: str) -> int:
+    """Bytes for ``--vram``/``--ram`` values: ``24GB`` (10^9), ``24GiB`` (2^30), ``512MB``,
+    ``1.5TB``; a bare number means GB."""
+    from route.errors import UsageError
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*", text.lower())
+    if match is None or float(match.group(1)) <= 0:
+        raise UsageError(
+            f"cannot read the memory size {text!r} — write it like 24GB, 24GiB or 512MB"
+        )
+    number, prefix, binary = float(match.group(1)), match.group(2) or "g", match.group(3)
+    power = "kmgt".index(prefix) + 1
+    return int(number * (1024**power if binary else 1000**power))
+
+
 def apple_usable_share(memory_bytes: int) -> int:
     """The part of unified memory Metal lets the GPU use (≈2/3 up to 36 GB, ≈3/4 above)."""
     share = APPLE_SMALL_SHARE if memory_bytes <= APPLE_SHARE_THRESHOLD else APPLE_LARGE_SHARE
@@ -325,7 +340,7 @@ def _integer(text: str) -> int | None:
         return None
     try:
         return int(float(cleaned)) if "." in cleaned else int(cleaned)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 

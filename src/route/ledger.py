@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import shlex
 import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -395,9 +396,10 @@ def _translate(exc: sqlite3.Error, path: Path) -> LedgerError:
             f"the ledger {path} stayed locked for {BUSY_TIMEOUT_SECONDS:g} s ({text}) — "
             f"another route process holds it; try again when it finishes"
         )
+    quoted, aside = shlex.quote(str(path)), shlex.quote(f"{path}.broken")
     return LedgerError(
         f"the ledger {path} cannot be used ({text}) — move it aside with "
-        f"`mv {path} {path}.broken` (route starts a new one), or choose another ledger "
+        f"`mv {quoted} {aside}` (route starts a new one), or choose another ledger "
         f"with --ledger or ROUTE_HOME"
     )
 
@@ -405,7 +407,5 @@ def _translate(exc: sqlite3.Error, path: Path) -> LedgerError:
 def _close_quietly(connection: sqlite3.Connection | None) -> None:
     if connection is None:
         return
-    try:
+    with suppress(sqlite3.Error):
         connection.close()
-    except sqlite3.Error:
-        pass

@@ -139,7 +139,7 @@ def _families(raw: object) -> dict[str, float]:
 def _package_entry(model: str, entry: object, families: Mapping[str, float], source: str) -> Price:
     if not isinstance(entry, Mapping):
         raise ConfigError(f"route's prices.yaml entry {model!r} is not a mapping — reinstall route")
-    return _build(model, dict(entry), None, families, source, "route's prices.yaml")
+    return _build(model, dict(entry), None, families, source=source, where="route's prices.yaml")
 
 
 def _override_entry(
@@ -155,7 +155,7 @@ def _override_entry(
             raise ConfigError(
                 f"{where}: unknown key {key!r} — use one of {', '.join(sorted(OVERRIDE_KEYS))}"
             )
-    return _build(model, dict(entry), base, families, "config", where)
+    return _build(model, dict(entry), base, families, source="config", where=where)
 
 
 def _build(
@@ -163,6 +163,7 @@ def _build(
     entry: dict[str, object],
     base: Price | None,
     families: Mapping[str, float],
+    *,
     source: str,
     where: str,
 ) -> Price:
@@ -299,7 +300,7 @@ def estimate_cost(
 def energy_dollars(
     generation_seconds: float, power_watts: float | None, price_per_kwh: float | None
 ) -> float:
-    """Watts × seconds in kWh × price; 0 unless both settings are configured."""
+    """Watts x seconds in kWh x price; 0 unless both settings are configured."""
     if power_watts is None or price_per_kwh is None or generation_seconds <= 0:
         return 0.0
     return power_watts * generation_seconds / JOULES_PER_KILOWATT_HOUR * price_per_kwh

@@ -18,6 +18,7 @@ from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from route.errors import ContextFileError, UsageError
+from route.skills import merge_excerpts
 from route.tokens import LOCAL_CHARS_PER_TOKEN, estimate_messages_tokens
 from route.values import ContextFile, Message, Prompt, SkillExcerpt
 
@@ -158,10 +159,12 @@ def build_prompt(
 
 
 def _render_excerpts(excerpts: Sequence[SkillExcerpt]) -> str:
+    """Each skill once, labelled with the references that cited it."""
     if not excerpts:
         return "No skill was cited: follow the style of the project files."
     return "\n\n".join(
-        f"From skill `{excerpt.ref}`:\n\n{fenced(excerpt.text, 'markdown')}" for excerpt in excerpts
+        f"From skill `{excerpt.ref}`:\n\n{fenced(excerpt.text, 'markdown')}"
+        for excerpt in merge_excerpts(excerpts)
     )
 
 

@@ -549,3 +549,32 @@ def _whole_file_excerpt(ref: str, skill: Skill) -> SkillExcerpt:
 def _example_selector(skill: Skill) -> str:
     labels = section_labels(skill)
     return labels[0].split(". ", 1)[0] if labels and ". " in labels[0] else "SECTION"
+
+
+def merge_excerpts(excerpts: Sequence[SkillExcerpt]) -> tuple[SkillExcerpt, ...]:
+    """One excerpt per skill file, in order of first citation, so that a skill cited several
+    times (``scaffold#3`` and ``scaffold#5``) sends its preamble once. A whole-file reference
+    covers every section of its skill."""
+    groups: dict[Path, list[SkillExcerpt]] = {}
+    for excerpt in excerpts:
+        groups.setdefault(excerpt.skill.path.resolve(), []).append(excerpt)
+    return tuple(_merge_group(group) for group in groups.values())
+
+
+def _merge_group(group: Sequence[SkillExcerpt]) -> SkillExcerpt:
+    if len(group) == 1:
+        return group[0]
+    skill = group[0].skill
+    ref = ", ".join(dict.fromkeys(excerpt.ref for excerpt in group))
+    warnings = tuple(dict.fromkeys(warning for excerpt in group for warning in excerpt.warnings))
+    whole = next((excerpt for excerpt in group if not excerpt.sections), None)
+    if whole is not None:
+        return SkillExcerpt(ref=ref, skill=skill, sections=(), text=whole.text, warnings=warnings)
+    sections = tuple(dict.fromkeys(section for excerpt in group for section in excerpt.sections))
+    return SkillExcerpt(
+        ref=ref,
+        skill=skill,
+        sections=sections,
+        text=compose_excerpt_text(skill, sections),
+        warnings=warnings,
+    )

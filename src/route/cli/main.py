@@ -7,14 +7,41 @@ command functions, so ``route --help`` stays fast.
 from __future__ import annotations
 
 import os
-import sys
+from typing import Any
 
+import click
 import typer
+from typer.core import TyperGroup
 
 from route import __version__
 
+
+class RouteGroup(TyperGroup):
+    """Turns ``RouteError`` into one line on stderr and its exit code (and Ctrl-C into 130),
+    for the console script and for ``CliRunner`` tests alike."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from route.errors import EXIT_INTERRUPTED, RouteError
+
+        try:
+            return super().invoke(ctx)
+        except RouteError as error:
+            if os.environ.get("ROUTE_DEBUG") == "1":
+                raise
+            from route.ui import print_error
+
+            print_error(str(error))
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            from route.ui import print_error
+
+            print_error("interrupted")
+            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+
 app = typer.Typer(
     name="route",
+    cls=RouteGroup,
     help=(
         "Hand token-heavy code generation from a cloud coding agent to a local model "
         "(Ollama or any OpenAI-compatible server), safely and measurably."
@@ -51,31 +78,5 @@ _register()
 
 
 def run() -> None:
-    """Console-script entry: run the app, turn ``RouteError`` into one line and an exit code."""
-    from route.errors import EXIT_INTERRUPTED, RouteError
-
-    try:
-        app(standalone_mode=False)
-    except RouteError as error:
-        if os.environ.get("ROUTE_DEBUG") == "1":
-            raise
-        from route.ui import print_error
-
-        print_error(str(error))
-        sys.exit(error.exit_code)
-    except KeyboardInterrupt:
-        from route.ui import print_error
-
-        print_error("interrupted")
-        sys.exit(EXIT_INTERRUPTED)
-    except typer.Exit as exit_:
-        sys.exit(exit_.exit_code)
-    except typer.Abort:
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception as click_error:  # click usage errors in non-standalone mode
-        import click
-
-        if isinstance(click_error, click.ClickException):
-            click_error.show()
-            sys.exit(2)
-        raise
+    """Console-script entry point."""
+    app()

@@ -24,6 +24,9 @@ SkillsDirOption = Annotated[
         file_okay=False,
     ),
 ]
+# Descriptions are cut to this many characters in the table (--json has them whole).
+DESCRIPTION_WIDTH = 72
+
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one compact JSON object.")]
 
 
@@ -51,7 +54,12 @@ def list_skills(skills_dir: SkillsDirOption = None, as_json: JsonOption = False)
         ui.print_text(f"No skills found (searched: {searched}). Add .skills/<name>/SKILL.md.")
         return
     rows = [
-        (skill.name, skill.description, str(len(skill.sections)), _display_path(skill.path, cwd))
+        (
+            skill.name,
+            _shorten(skill.description, DESCRIPTION_WIDTH),
+            str(len(skill.sections)),
+            _display_path(skill.path, cwd),
+        )
         for skill in found
     ]
     ui.print_table("Skills", ("name", "description", "sections", "path"), rows)
@@ -72,15 +80,16 @@ def show_skill(
 ) -> None:
     """Print exactly the text each reference sends to the model, and its estimated tokens.
 
-    The text goes to stdout and the estimate to stderr; with --json, one JSON object per
-    reference, one per line.
+    Several references to one skill are merged as they are in a prompt (its preamble once).
+    The text goes to stdout and the estimate to stderr; with --json, one JSON object per skill
+    cited, one per line.
     """
     from route import skills, ui
     from route.tokens import estimate_tokens
 
     cwd = Path.cwd()
     dirs = skills.skill_search_dirs(cwd, skills_dir)
-    excerpts = [skills.resolve_reference(ref, dirs, cwd) for ref in refs]
+    excerpts = skills.merge_excerpts([skills.resolve_reference(ref, dirs, cwd) for ref in refs])
     if as_json:
         for excerpt in excerpts:
             ui.print_json(_excerpt_object(excerpt, cwd))
@@ -130,3 +139,7 @@ def _display_path(path: Path, cwd: Path) -> str:
     """Relative to the working directory when inside it, else absolute."""
     absolute = path.absolute()
     return str(absolute.relative_to(cwd)) if absolute.is_relative_to(cwd) else str(absolute)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1].rstrip() + "…"
