@@ -37,12 +37,12 @@ def copy_example(destination: Path) -> Path:
 
 
 def run_verify(project: Path) -> subprocess.CompletedProcess[str]:
-    """``make verify`` in ``project`` with this interpreter, isolated from any calling make."""
-    environment = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTEST_ADDOPTS"}
-    }
+    """``make verify`` in ``project`` with this interpreter, isolated from any calling make.
+
+    PYTHONDONTWRITEBYTECODE is dropped too: keeping the tree clean is the Makefile's job.
+    """
+    dropped = {"MAKEFLAGS", "MFLAGS", "MAKELEVEL", "PYTEST_ADDOPTS", "PYTHONDONTWRITEBYTECODE"}
+    environment = {key: value for key, value in os.environ.items() if key not in dropped}
     return subprocess.run(
         ["make", "-C", str(project), "verify", f"PYTHON={sys.executable}"],
         capture_output=True,
@@ -60,16 +60,23 @@ def count_tests(project: Path) -> int:
     )
 
 
-def sections(skill_text: str) -> dict[int, str]:
-    """Numbered ``## N. Title`` sections (heading line included); fenced code is not a heading."""
-    found: dict[int, list[str]] = {}
-    current: list[str] | None = None
+def outside_fences(skill_text: str) -> list[tuple[str, bool]]:
+    """Each line with whether it is outside fenced code (where a heading can be a heading)."""
+    lines: list[tuple[str, bool]] = []
     in_fence = False
     for line in skill_text.splitlines():
         if line.startswith(("```", "~~~")):
             in_fence = not in_fence
-        heading = None if in_fence else re.match(r"^#{1,2} ", line)
-        if heading:
+        lines.append((line, not in_fence))
+    return lines
+
+
+def sections(skill_text: str) -> dict[int, str]:
+    """Numbered ``## N. Title`` sections (heading line included), in file order."""
+    found: dict[int, list[str]] = {}
+    current: list[str] | None = None
+    for line, outside in outside_fences(skill_text):
+        if outside and re.match(r"^#{1,2} ", line):
             match = NUMBERED_HEADING.match(line)
             current = found.setdefault(int(match["number"]), []) if match else None
         if current is not None:
@@ -139,7 +146,7 @@ def test_skill_has_front_matter_with_name_and_description() -> None:
 def test_skill_sections_are_numbered_from_one_and_name_their_target_paths() -> None:
     text = SKILL.read_text()
     found = sections(text)
-    titled = [line for line in text.splitlines() if line.startswith("## ")]
+    titled = [line for line, outside in outside_fences(text) if outside and line.startswith("## ")]
 
     assert list(found)[: len(LAYER_SECTIONS)] == list(LAYER_SECTIONS)
     assert list(found) == list(range(1, len(found) + 1))

@@ -45,7 +45,7 @@ FIT_LABELS: dict[FitClass, str] = {
 
 @dataclass(frozen=True, slots=True)
 class KvShape:
-    """KV-cache geometry: layers with a full cache × KV heads × head size."""
+    """KV-cache geometry: layers with a full cache, KV heads, head size."""
 
     __pydantic_config__ = {"extra": "forbid"}  # noqa: RUF012  (read by pydantic, not a field)
 
@@ -227,7 +227,7 @@ def normalize_tag(tag: str) -> str:
 def kv_cache_bytes(
     model: CatalogModel, context_tokens: int, bytes_per_value: float = 2.0, parallel: int = 1
 ) -> int:
-    """2 (K and V) × layers × KV heads × head size × context × bytes per value × slots."""
+    """2 (K and V) * layers * KV heads * head size * context * bytes per value * slots."""
     if model.kv is not None:
         values = 2 * model.kv.layers * model.kv.kv_heads * model.kv.head_dim
     else:
@@ -271,7 +271,7 @@ def classify_fit(total_bytes: int, hardware: Hardware) -> tuple[FitClass, float]
 
 
 def memory_bandwidth(hardware: Hardware, catalog: Catalog, override: float | None) -> Bandwidth:
-    """GPU and RAM bandwidth: ``--bandwidth``, else the table, else unknown (GPU) / assumed (RAM)."""
+    """GPU and RAM bandwidth: ``--bandwidth``, else the table, else unknown (GPU) or assumed."""
     names = [gpu.name for gpu in hardware.gpus]
     found = [lookup_bandwidth(name, catalog.bandwidth) for name in names]
     gpu: float | None = None
@@ -282,7 +282,7 @@ def memory_bandwidth(hardware: Hardware, catalog: Catalog, override: float | Non
     if hardware.unified_memory and gpu is not None:
         cpu = gpu  # Apple: CPU and GPU read the same memory
     elif not source:
-        source = f"assumed {cpu:g} GB/s RAM" if not names else "GPU not in the table"
+        source = f"assumed {cpu:g} GB/s RAM" if not names else "GPU not in the table: --bandwidth"
     if override is not None:
         if hardware.gpus:
             gpu = override
@@ -310,7 +310,7 @@ def tokens_per_second(
     bandwidth: Bandwidth,
     efficiency: tuple[float, float],
 ) -> tuple[float, float] | None:
-    """Decode speed range (tokens/s): bandwidth ÷ active bytes per token × efficiency."""
+    """Decode speed range (tokens/s): bandwidth / active bytes per token * efficiency."""
     active = model.active_weights_bytes / GB  # GB read per token
     if fit == "does_not_fit" or active <= 0:
         return None
@@ -330,6 +330,7 @@ def estimate_model(
     bandwidth: Bandwidth,
     settings: PlanSettings,
     efficiency: tuple[float, float],
+    *,
     installed: bool = False,
 ) -> Estimate:
     context = min(settings.context_tokens, model.context_length)

@@ -544,7 +544,8 @@ def explain_savings(table: PriceTable, cloud_model: str) -> str:
             "  same output. Its tokens are estimated from characters: characters / "
             f"{price.chars_per_token:g}",
             f"  ({price.tokenizer_family} tokenizer family), rounded up, times ${price.input:g} "
-            f"per million input and ${price.output:g} per million output tokens.",
+            "per million",
+            f"  input and ${price.output:g} per million output tokens.",
             "",
             "  With routing, the cloud model still pays for the hand-off: the command it typed",
             "  (output tokens) and the summary it read back (input tokens).",

@@ -248,7 +248,7 @@ def apply_overrides(
         hardware = replace(hardware, gpus=(Gpu("planned", name, vram_bytes),))
         notes = [n for n in notes if "split" not in n] + ["--vram: GPU memory set by hand"]
     if ram_bytes is not None:
-        hardware = replace(hardware, ram_total_bytes=ram_bytes, ram_available_bytes=ram_bytes)
+        hardware = replace(hardware, ram_total_bytes=ram_bytes, ram_available_bytes=None)
         notes.append("--ram: RAM set by hand")
     return replace(hardware, notes=tuple(notes))
 

@@ -321,7 +321,9 @@ def _pull_cut(name: str, tracker: _PullTracker) -> BackendResponseError:
     progress = ""
     if tracker.total > 0:
         percent = 100 * tracker.completed / tracker.total
-        progress = f" at {percent:.0f}% ({tracker.completed / 1e9:.2f} of {tracker.total / 1e9:.2f} GB)"
+        progress = (
+            f" at {percent:.0f}% ({tracker.completed / 1e9:.2f} of {tracker.total / 1e9:.2f} GB)"
+        )
     return BackendResponseError(
         f"the pull of {name} stopped{progress} before Ollama said success — run "
         f"`route models pull {name}` again; Ollama resumes where it stopped"
@@ -397,11 +399,14 @@ def _find_loaded(models: tuple[LoadedModel, ...], name: str) -> LoadedModel | No
 
 
 def check_answer_format(text: str) -> tuple[str, ...]:
-    """Problems with a check answer: it must hold a path line and a code block defining
-    ``add(a, b)`` as valid Python (empty when it followed route's format)."""
-    files = _answer_files(text)
+    """Problems with a check answer, read by route's own parser: it must hold a path line and a
+    code block defining ``add(a, b)`` as valid Python (empty when it followed route's format)."""
+    from route.parse import parse_answer
+
+    parsed = parse_answer(text)
+    files = [(block.path, block.content) for block in parsed.files]
     if not files:
-        return ("no file block (a path line followed by a fenced code block)",)
+        return parsed.problems or ("no file block (a path line followed by a fenced code block)",)
     python = [(path, content) for path, content in files if path.endswith(".py")]
     if not python:
         return (f"no Python file among the blocks ({', '.join(p for p, _ in files)})",)
@@ -409,29 +414,6 @@ def check_answer_format(text: str) -> tuple[str, ...]:
     problems = [] if path == CHECK_FILE else [f"wrote {path} instead of {CHECK_FILE}"]
     problems.extend(_python_problems(content))
     return tuple(problems)
-
-
-def _answer_files(text: str) -> list[tuple[str, str]]:
-    """(path, content) of each whole-file block, by route's parser when it is installed."""
-    import importlib
-
-    try:
-        parse = importlib.import_module("route.parse")
-    except ImportError:
-        return _simple_file_blocks(text)
-    parsed = parse.parse_answer(text)
-    return [(block.path, block.content) for block in parsed.files]
-
-
-def _simple_file_blocks(text: str) -> list[tuple[str, str]]:
-    """A minimal reading of route's format: a path line, then a fenced block."""
-    import re
-
-    pattern = re.compile(
-        r"^[#*`\s]*(?P<path>[\w./-]+\.\w+)[*`:\s]*\n(?P<fence>`{3,})[^\n]*\n(?P<body>.*?)^(?P=fence)\s*$",
-        re.MULTILINE | re.DOTALL,
-    )
-    return [(match["path"], match["body"]) for match in pattern.finditer(text)]
 
 
 def _python_problems(content: str) -> list[str]:

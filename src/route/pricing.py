@@ -269,9 +269,10 @@ def estimate_cost(
     avoided = cloud_only if succeeded else 0.0
     net = avoided - handoff - energy
     percent = 100.0 * net / cloud_only if cloud_only > 0 else 0.0
+    origin = "prices from config" if price.source == "config" else f"prices of {prices_date}"
     notes = [
         f"estimates: cloud tokens = characters / {price.chars_per_token:g} "
-        f"({price.tokenizer_family} tokenizer family), prices of {prices_date} ({price.source})",
+        f"({price.tokenizer_family} tokenizer family), {origin}",
     ]
     if not succeeded:
         notes.append(

@@ -331,6 +331,10 @@ def _refuse_secret(relative: str, allowed: set[str]) -> None:
 
 
 def _read_context_text(path: Path, relative: str) -> str:
+    if not path.is_file():
+        raise ContextFileError(
+            f"context file '{relative}' is not a regular file — send only text files"
+        )
     try:
         size = path.stat().st_size
         if size > MAX_CONTEXT_FILE_BYTES:

@@ -32,7 +32,7 @@ WHOLE_FILE_WARN_CHARS = 24000
 _HEADING = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?[ \t]*$")
 _CLOSING_HASHES = re.compile(r"(?:^|[ \t]+)#+$")
 _FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
-_NUMBER_PREFIX = re.compile(r"^(\d+)(?:[.)]|\s*[:\-–—])(?:\s+|$)")
+_NUMBER_PREFIX = re.compile(r"^(\d+)(?:[.)]|\s*[:\-–—]|(?=\s*$))(?:\s+|$)")
 _NON_WORD = re.compile(r"[\W_]+")
 _RANGE = re.compile(r"^(\d+)\s*-\s*(\d+)$")
 
@@ -266,7 +266,8 @@ def _build_sections(lines: Sequence[str], headings: Sequence[_Heading]) -> tuple
 
 
 def split_number(title: str) -> tuple[int | None, str]:
-    """``"3. Service Layer"`` -> ``(3, "Service Layer")``; also ``3)``, ``3:`` and ``3 -``."""
+    """``"3. Service Layer"`` -> ``(3, "Service Layer")``; also ``3)``, ``3:``, ``3 -`` and a
+    heading that is only a number."""
     match = _NUMBER_PREFIX.match(title)
     if not match:
         return None, title
@@ -438,27 +439,46 @@ def select_sections(skill: Skill, selector: str, ref: str = "") -> tuple[Section
 
 
 def _select_item(skill: Skill, item: str, ref: str) -> tuple[Section, ...]:
+    """One selector item: a number, a range, or a slug. Numbers come first; a slug that looks
+    like a number or a range (``## 2 3`` gives ``2-3``) is found when no number matches."""
+    try:
+        by_number = _select_by_number(skill, item, ref)
+    except SectionNotFound:
+        exact = _by_slug(skill, item.lower())
+        if exact is None:
+            raise
+        return (exact,)
+    if by_number is not None:
+        return by_number
+    section = _by_slug(skill, item.lower()) or _by_slug(skill, slugify(item))
+    if section is None:
+        raise SectionNotFound(
+            f"skill '{skill.name}' ({skill.path}) has no section '{item}' (from '{ref}') — "
+            f"{_sections_listing(skill)}"
+        )
+    return (section,)
+
+
+def _select_by_number(skill: Skill, item: str, ref: str) -> tuple[Section, ...] | None:
+    """The sections an item such as ``3`` or ``2-5`` names; None when it is not numeric."""
     numbered = _numbered(skill)
     if item.isdigit():
         return (_by_number(skill, numbered, int(item), ref),)
     span = _RANGE.match(item)
-    if span:
-        first, last = int(span.group(1)), int(span.group(2))
-        if first > last:
-            raise SectionNotFound(
-                f"reference '{ref}': range {item} runs backwards — write {last}-{first}"
-            )
-        _by_number(skill, numbered, first, ref)
-        _by_number(skill, numbered, last, ref)
-        return tuple(numbered[key] for key in sorted(numbered) if first <= key <= last)
-    slug = slugify(item)
-    for section in skill.sections:
-        if section.slug in (item.lower(), slug):
-            return (section,)
-    raise SectionNotFound(
-        f"skill '{skill.name}' ({skill.path}) has no section '{item}' (from '{ref}') — "
-        f"{_sections_listing(skill)}"
-    )
+    if span is None:
+        return None
+    first, last = int(span.group(1)), int(span.group(2))
+    if first > last:
+        raise SectionNotFound(
+            f"reference '{ref}': range {item} runs backwards — write {last}-{first}"
+        )
+    _by_number(skill, numbered, first, ref)
+    _by_number(skill, numbered, last, ref)
+    return tuple(numbered[key] for key in sorted(numbered) if first <= key <= last)
+
+
+def _by_slug(skill: Skill, slug: str) -> Section | None:
+    return next((section for section in skill.sections if section.slug == slug), None)
 
 
 def _numbered(skill: Skill) -> dict[int, Section]:

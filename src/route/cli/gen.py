@@ -10,10 +10,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from route.backends.base import Backend
     from route.config import Config
     from route.pipeline import GenOptions
-    from route.values import RunResult
 
 EPILOG = """\
 Examples:
@@ -176,8 +174,7 @@ def gen(
         )
         return
     _check_cloud_model(config)
-    result = _run(options, config, quiet=quiet, json_output=json_output)
-    _finish(result, config, json_output=json_output, include_code=include_code)
+    _run(options, config, quiet=quiet, json_output=json_output, include_code=include_code)
 
 
 def _load(cwd: Path, project: Path | None, overrides: dict[str, Any]) -> tuple[Config, Path]:
@@ -263,53 +260,13 @@ def _check_cloud_model(config: Config) -> None:
     load_prices(config.prices).get(config.cloud_model)
 
 
-def backend_factory(config: Config) -> Backend:
-    """Build the configured backend (auto-detection talks to the server)."""
-    import os
-
-    from route.backends.factory import create_backend, make_client
-    from route.errors import ConfigError
-    from route.hosts import ollama_base_url, openai_base_url
-
-    kind, url, key_env, context_size = config.backend, None, config.api_key_env, None
-    ollama_url_setting = config.host
-    base_url = config.base_url
-    if config.endpoint:
-        if config.endpoint not in config.endpoints:
-            known = ", ".join(sorted(config.endpoints)) or "none configured"
-            raise ConfigError(f"unknown endpoint '{config.endpoint}' (known: {known})")
-        named = config.endpoints[config.endpoint]
-        kind, url = named.backend, named.url
-        key_env = named.api_key_env or key_env
-        context_size = named.context_size
-        if kind == "ollama":
-            ollama_url_setting = url
-        else:
-            base_url = url
-    api_key = None
-    if key_env:
-        api_key = os.environ.get(key_env)
-        if not api_key:
-            raise ConfigError(f"api_key_env names ${key_env}, but it is not set: export it")
-    elif kind != "openai":
-        api_key = os.environ.get("OLLAMA_API_KEY") or None
-    ollama_url = ollama_base_url(ollama_url_setting or os.environ.get("OLLAMA_HOST"))
-    client = make_client(connect_timeout=config.connect_timeout, read_timeout=config.read_timeout)
-    return create_backend(
-        kind,
-        client=client,
-        ollama_url=ollama_url,
-        base_url=openai_base_url(base_url) if base_url else None,
-        api_key=api_key,
-        context_size=context_size or config.context_size,
-    )
-
-
-def _run(options: GenOptions, config: Config, *, quiet: bool, json_output: bool) -> RunResult:
+def _run(
+    options: GenOptions, config: Config, *, quiet: bool, json_output: bool, include_code: bool
+) -> None:
     import signal
 
     from route import ui
-    from route.pipeline import run_generation
+    from route.delegate import delegate
 
     text_stream = sys.stderr if json_output else sys.stdout
     live = not quiet and ui.is_terminal(text_stream)
@@ -326,43 +283,20 @@ def _run(options: GenOptions, config: Config, *, quiet: bool, json_output: bool)
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        return run_generation(options, lambda: backend_factory(config), events=view)
+        result, report = delegate(
+            options,
+            config,
+            command_text=shlex.join(["route", *sys.argv[1:]]),
+            events=view,
+            include_code=include_code,
+        )
     finally:
         signal.signal(signal.SIGTERM, previous)
-
-
-def _finish(result: RunResult, config: Config, *, json_output: bool, include_code: bool) -> None:
-    from route import ui
-    from route.ledger_record import record_run
-    from route.report import attach_cost, result_to_dict
-
-    command_text = shlex.join(["route", *sys.argv[1:]])
-    result = attach_cost(
-        result,
-        cloud_model=config.cloud_model,
-        command_text=command_text,
-        price_overrides=config.prices,
-        power_watts=config.power_watts,
-        price_per_kwh=config.price_per_kwh,
-    )
-    result, ledger_path = record_run(result, config, command_text=command_text)
-    report = result_to_dict(result, include_code=include_code, ledger_path=ledger_path)
-    diff = _dry_run_diff(result)
-    if diff is not None:
-        report["diff"] = diff
     if json_output:
         ui.print_json(report)
     else:
-        if diff is not None:
-            ui.print_text(diff)
+        if "diff" in report:
+            ui.print_text(report["diff"])
         ui.render_run_report(report)
     if result.exit_code:
         raise typer.Exit(result.exit_code)
-
-
-def _dry_run_diff(result: RunResult) -> str | None:
-    if result.status != "dry_run" or not result.attempts:
-        return None
-    from route.writer import render_diff
-
-    return render_diff(result.attempts[-1].plan)

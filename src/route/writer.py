@@ -1,0 +1,834 @@
+"""Confined, all-or-nothing writes of a model's answer; dry-run diffs; rollback.
+
+``plan_writes`` turns a ``ParsedAnswer`` into a ``WritePlan`` and only *reads* the disk: every
+path is validated and every edit applied in memory before the first byte is written.
+``apply_plan`` then writes the whole plan atomically per file (temporary file in the same
+directory, fsync, rename) and puts everything back if any write fails. ``rollback`` undoes an
+applied plan later (``--rollback``).
+
+Path rules (each refusal says why, and how to allow it when that is possible):
+
+- refused: empty paths, absolute paths (``/x``, ``C:\\x``, ``C:x``, ``\\\\server\\x``), ``~``,
+  ``..`` components, components made only of dots or ending with a dot or space, NUL and other
+  control or invisible characters, ``:``, URL-encoded bytes (``%2e``, ``%2f``), non-ASCII
+  look-alikes of ``/``, ``.`` and ``\\`` (fullwidth stop, division slash, ...), a component
+  over 255 bytes or a path over 4096 bytes;
+- a backslash is read as a separator (``src\\app.py`` is ``src/app.py``); ``./`` and doubled
+  slashes are dropped; result paths are POSIX, relative and normalized;
+- refused: paths whose existing parent is a file, paths through a symbolic link that resolves
+  outside the root, a symbolic link as the target itself (route never writes through links),
+  directories and special files as targets;
+- ``.git`` (any component, any case) is refused always, even when named in ``allow``;
+- protected paths (``DEFAULT_PROTECTED`` plus the caller's) are refused unless named in
+  ``allow``, because ``make verify`` runs project code and the model must not be able to
+  rewrite what verify executes.
+
+Content rules: a whole-file block replaces an existing file only when its path is in
+``modifiable`` (context files, files route wrote earlier in the run) or with ``force``;
+SEARCH/REPLACE edits need neither, they name the exact text they change. Content with a NUL
+byte, text that is not valid UTF-8, or above ``max_file_bytes`` is refused. Whole-file content
+is kept as written except that a final newline is added when missing (an empty file stays
+empty), and an existing file that uses CRLF line ends keeps them. Content identical to the disk
+is no change.
+
+Order and duplicates: whole-file blocks are planned first, in answer order, then edits in
+answer order (an edit to a file that a block of the same answer writes applies to that block's
+text). The same path twice: the later whole-file block wins. Two paths that differ only by
+case, or a file path that another path of the answer uses as a directory, fail the attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import difflib
+import fnmatch
+import os
+import stat
+import tempfile
+import unicodedata
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from route.errors import UsageError
+from route.values import (
+    ChangeKind,
+    EditBlock,
+    FileBlock,
+    FileChange,
+    ParsedAnswer,
+    Refusal,
+    WritePlan,
+)
+
+__all__ = [
+    "DEFAULT_PROTECTED",
+    "WriteConflict",
+    "WriteFailed",
+    "apply_plan",
+    "normalize_path",
+    "plan_writes",
+    "render_diff",
+    "rollback",
+]
+
+DEFAULT_PROTECTED: tuple[str, ...] = (
+    # The verify entry point and what it includes.
+    "Makefile",
+    "makefile",
+    "GNUmakefile",
+    "*.mk",
+    # Continuous integration.
+    ".ci/**",
+    ".github/**",
+    ".gitlab/**",
+    ".gitlab-ci.yml",
+    ".circleci/**",
+    ".buildkite/**",
+    ".travis.yml",
+    "azure-pipelines.yml",
+    "Jenkinsfile",
+    # Secrets and keys.
+    ".env*",
+    "*.pem",
+    "*.key",
+    "*.p12",
+    "*.pfx",
+    "id_rsa*",
+    "id_dsa*",
+    "id_ecdsa*",
+    "id_ed25519*",
+    # Agent and route configuration.
+    ".skills/**",
+    ".claude/**",
+    ".mcp.json",
+    "route.yaml",
+)
+"""Glob patterns refused unless named with ``--allow``, matched case-insensitively.
+
+A pattern without ``/`` matches the name of the file or of any parent directory, at any depth
+(``*.pem`` protects ``certs/server.pem``); a pattern with ``/`` is anchored at the root; a
+trailing ``/**`` means the directory and everything below it. ``pyproject.toml``, ``setup.cfg``,
+``tox.ini`` and ``conftest.py`` are deliberately not protected: they are ordinary project code
+that generated modules often need to touch, and every change shows in the diff and the report.
+"""
+
+MAX_COMPONENT_BYTES = 255
+MAX_PATH_BYTES = 4096
+_GIT_NAMES = frozenset({".git", "git~1"})
+_LOOKALIKE_WORDS = ("SOLIDUS", "SLASH", "FULL STOP", "DOT LEADER", "DOT OPERATOR", "ONE DOT")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+_TEMPORARY_PREFIX = ".route-"
+
+
+class WriteConflict(UsageError):
+    """A file changed on disk between planning and writing; nothing was written."""
+
+
+class WriteFailed(UsageError):
+    """Writing (or restoring) a file failed; what was written has been put back."""
+
+
+# --------------------------------------------------------------------------- paths
+
+
+def normalize_path(raw: str) -> str:
+    """The POSIX relative form of ``raw``, or raise ``ValueError`` with the reason (one line).
+
+    Only the text is checked here; the disk is looked at by ``plan_writes``.
+    """
+    if not raw or not raw.strip():
+        raise ValueError("empty path")
+    for character in raw:
+        reason = _bad_character(character)
+        if reason:
+            raise ValueError(reason)
+    if _has_percent_escape(raw):
+        raise ValueError("URL-encoded characters (%XX) in the path")
+    text = raw.replace("\\", "/")
+    if text.startswith("/"):
+        raise ValueError("absolute path: give a path relative to the project root")
+    if len(text) >= 2 and text[1] == ":" and text[0].isascii() and text[0].isalpha():
+        raise ValueError("absolute Windows path: give a path relative to the project root")
+    if ":" in text:
+        raise ValueError("':' in the path (drive letters and alternate streams are refused)")
+    if len(text.encode("utf-8")) > MAX_PATH_BYTES:
+        raise ValueError(f"path longer than {MAX_PATH_BYTES} bytes")
+    components = [part for part in text.split("/") if part not in ("", ".")]
+    if not components:
+        raise ValueError("the path names the project root, not a file")
+    if raw.replace("\\", "/").endswith("/"):
+        raise ValueError("the path ends with '/', it names a directory")
+    for part in components:
+        _check_component(part)
+    return "/".join(components)
+
+
+def _bad_character(character: str) -> str:
+    if character == "\x00":
+        return "NUL byte in the path"
+    if character == " ":
+        return ""
+    category = unicodedata.category(character)
+    if category[0] in "CZ":
+        return f"control or invisible character U+{ord(character):04X} in the path"
+    if not character.isascii():
+        folded = unicodedata.normalize("NFKC", character)
+        name = unicodedata.name(character, "")
+        if any(mark in folded for mark in "/.\\:") or any(
+            word in name for word in _LOOKALIKE_WORDS
+        ):
+            return f"look-alike of '/', '.' or '\\' (U+{ord(character):04X}) in the path"
+    return ""
+
+
+def _has_percent_escape(text: str) -> bool:
+    return any(
+        text[index] == "%" and text[index + 1] in _HEX_DIGITS and text[index + 2] in _HEX_DIGITS
+        for index in range(len(text) - 2)
+    )
+
+
+def _check_component(part: str) -> None:
+    if part.strip(".") == "":
+        raise ValueError("'..' or a name made only of dots: the path must stay inside the project")
+    if part.startswith("~"):
+        raise ValueError("'~' in the path: give a path relative to the project root")
+    if part != part.strip(" ") or part.endswith("."):
+        raise ValueError(f"the name {part!r} starts or ends with a space or ends with a dot")
+    if len(part.encode("utf-8")) > MAX_COMPONENT_BYTES:
+        raise ValueError(f"a name in the path is longer than {MAX_COMPONENT_BYTES} bytes")
+
+
+def _prefixes(relative: str) -> list[str]:
+    """``a/b/c`` -> ``["a/b/c", "a/b", "a"]``."""
+    parts = relative.split("/")
+    return ["/".join(parts[:count]) for count in range(len(parts), 0, -1)]
+
+
+def _is_git(relative: str) -> bool:
+    return any(part.casefold() in _GIT_NAMES for part in relative.split("/"))
+
+
+def _pattern_matches(pattern: str, relative: str) -> bool:
+    base = pattern[:-3] if pattern.endswith("/**") else pattern
+    base = base.strip("/").casefold()
+    if not base:
+        return False
+    for candidate in _prefixes(relative):
+        target = candidate if "/" in base else candidate.rsplit("/", 1)[-1]
+        if fnmatch.fnmatchcase(target.casefold(), base):
+            return True
+    return False
+
+
+def _allowed(relative: str, allow: Sequence[str]) -> bool:
+    return any(_pattern_matches(entry, relative) for entry in allow)
+
+
+def _clean_entries(entries: Collection[str], root: Path) -> tuple[str, ...]:
+    """Normalize user-given paths (``--allow``, ``-c``) to the relative POSIX form."""
+    cleaned: list[str] = []
+    for entry in entries:
+        text = entry.replace("\\", "/")
+        if text.startswith("/"):
+            try:
+                text = Path(text).resolve().relative_to(root).as_posix()
+            except ValueError:
+                continue
+        parts = [part for part in text.split("/") if part not in ("", ".")]
+        if parts:
+            cleaned.append("/".join(parts))
+    return tuple(cleaned)
+
+
+# --------------------------------------------------------------------------- disk inspection
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    relative: str  # normalized path as the model named it
+    resolved: str  # relative path after following symbolic links in its parents
+    before: bytes | None  # current bytes, None when the file does not exist
+
+
+def _inspect(relative: str, root: Path) -> _Target:
+    """Look at the disk for ``relative``; raise ``ValueError`` with the reason if unusable."""
+    parts = relative.split("/")
+    current = root
+    for index, part in enumerate(parts[:-1]):
+        current = current / part
+        shown = "/".join(parts[: index + 1])
+        try:
+            info = current.lstat()
+        except FileNotFoundError:
+            break
+        except OSError as error:
+            raise ValueError(f"cannot inspect {shown}: {error.strerror}") from error
+        if stat.S_ISLNK(info.st_mode):
+            real = Path(os.path.realpath(current))
+            if not real.is_relative_to(root):
+                raise ValueError(
+                    f"goes through the symbolic link {shown}, which points outside the project"
+                )
+            if not real.is_dir():
+                raise ValueError(f"the parent {shown} is not a directory")
+        elif not stat.S_ISDIR(info.st_mode):
+            raise ValueError(f"the parent {shown} is a file, not a directory")
+    parent = Path(os.path.realpath(root.joinpath(*parts[:-1])))
+    if not parent.is_relative_to(root):
+        raise ValueError("resolves outside the project through a symbolic link")
+    resolved = (parent / parts[-1]).relative_to(root).as_posix()
+    target = root.joinpath(*parts)
+    try:
+        info = target.lstat()
+    except FileNotFoundError:
+        return _Target(relative, resolved, None)
+    except OSError as error:
+        raise ValueError(f"cannot inspect the file: {error.strerror}") from error
+    if stat.S_ISLNK(info.st_mode):
+        raise ValueError("is a symbolic link; route does not write through links")
+    if stat.S_ISDIR(info.st_mode):
+        raise ValueError("is a directory")
+    if not stat.S_ISREG(info.st_mode):
+        raise ValueError("is not a regular file")
+    try:
+        before = target.read_bytes()
+    except OSError as error:
+        raise ValueError(f"cannot read the existing file: {error.strerror}") from error
+    return _Target(relative, resolved, before)
+
+
+# --------------------------------------------------------------------------- planning
+
+
+@dataclass(frozen=True, slots=True)
+class _Rules:
+    root: Path
+    allow: tuple[str, ...]
+    modifiable: frozenset[str]
+    force: bool
+    protected: tuple[str, ...]
+    max_file_bytes: int
+
+
+class _Planner:
+    """Accumulates the outcome of one ``plan_writes`` call."""
+
+    def __init__(self, rules: _Rules) -> None:
+        self.rules = rules
+        self.targets: dict[str, _Target] = {}  # relative -> what is on disk
+        self.texts: dict[str, str] = {}  # relative -> planned text (files, then edits)
+        self.refusals: list[Refusal] = []
+        self.failures: list[str] = []
+        self.refused_paths: dict[str, str] = {}  # relative -> reason
+
+    def refuse(self, path: str, reason: str) -> None:
+        refusal = Refusal(path, reason)
+        if refusal not in self.refusals:
+            self.refusals.append(refusal)
+
+    def target(self, raw: str) -> _Target | None:
+        """Validate ``raw``; record a refusal and return None when it cannot be written."""
+        try:
+            relative = normalize_path(raw)
+        except ValueError as error:
+            self.refuse(raw, str(error))
+            return None
+        if relative in self.targets:
+            return self.targets[relative]
+        if relative in self.refused_paths:
+            self.refuse(raw, self.refused_paths[relative])
+            return None
+        reason = self._rule_reason(relative)
+        target: _Target | None = None
+        if reason is None:
+            try:
+                target = _inspect(relative, self.rules.root)
+            except ValueError as error:
+                reason = str(error)
+        if target is not None and target.resolved != relative:
+            reason = self._rule_reason(target.resolved)
+        if reason is not None or target is None:
+            reason = reason or "cannot be written"
+            self.refused_paths[relative] = reason
+            self.refuse(raw, reason)
+            return None
+        self.targets[relative] = target
+        return target
+
+    def _rule_reason(self, relative: str) -> str | None:
+        if _is_git(relative):
+            return "inside .git/: route never writes there"
+        protected = next(
+            (pattern for pattern in self.rules.protected if _pattern_matches(pattern, relative)),
+            None,
+        )
+        if protected is not None and not _allowed(relative, self.rules.allow):
+            return (
+                f"protected (matches {protected!r}): verify runs it; "
+                f"pass --allow {relative} to let the model change it"
+            )
+        return None
+
+    def content_reason(self, text: str) -> str | None:
+        if "\x00" in text:
+            return "binary-looking content (NUL bytes): route writes text files only"
+        try:
+            size = len(text.encode("utf-8"))
+        except UnicodeEncodeError:
+            return "content is not valid UTF-8 text"
+        if size > self.rules.max_file_bytes:
+            return (
+                f"content is {size} bytes, above the {self.rules.max_file_bytes}-byte limit; "
+                "split the file or raise the limit"
+            )
+        return None
+
+
+def plan_writes(
+    parsed: ParsedAnswer,
+    root: Path,
+    *,
+    allow: Sequence[str] = (),
+    modifiable: Collection[str] = (),
+    force: bool = False,
+    protected: Sequence[str] = DEFAULT_PROTECTED,
+    max_file_bytes: int = 1_000_000,
+) -> WritePlan:
+    """Validate every path and apply every edit in memory; write nothing.
+
+    Raises ``UsageError`` only when ``root`` is not a directory; everything the model got wrong
+    becomes a refusal or a failure in the plan.
+    """
+    root_real = _project_root(root)
+    rules = _Rules(
+        root=root_real,
+        allow=_clean_entries(allow, root_real),
+        modifiable=frozenset(_clean_entries(modifiable, root_real)),
+        force=force,
+        protected=tuple(protected),
+        max_file_bytes=max_file_bytes,
+    )
+    planner = _Planner(rules)
+    _check_names(parsed, planner)
+    for block in _last_blocks(parsed.files):
+        _plan_file(block, planner)
+    edit_numbers: dict[str, int] = {}
+    for edit in parsed.edits:
+        _plan_edit(edit, planner, edit_numbers)
+    return WritePlan(_changes(planner), tuple(planner.refusals), tuple(planner.failures))
+
+
+def _project_root(root: Path) -> Path:
+    real = Path(os.path.realpath(root))
+    if not real.is_dir():
+        raise UsageError(f"project root {root} is not a directory — run route inside a project")
+    return real
+
+
+def _check_names(parsed: ParsedAnswer, planner: _Planner) -> None:
+    """Fail the attempt on case-only collisions and on a file used as a directory."""
+    names: dict[str, str] = {}
+    for path in [block.path for block in parsed.files] + [edit.path for edit in parsed.edits]:
+        try:
+            relative = normalize_path(path)
+        except ValueError:
+            continue  # refused later, with its reason
+        other = names.setdefault(relative.casefold(), relative)
+        if other != relative:
+            planner.failures.append(
+                f"{other} and {relative} differ only by case: use one name for one file"
+            )
+    folded = set(names)
+    for name, relative in names.items():
+        for prefix in _prefixes(name)[1:]:
+            if prefix in folded:
+                planner.failures.append(
+                    f"{names[prefix]} is written as a file but {relative} uses it as a directory"
+                )
+
+
+def _last_blocks(blocks: Sequence[FileBlock]) -> list[FileBlock]:
+    """One block per path: the later whole-file block wins (kept at its first position)."""
+    chosen: dict[str, FileBlock] = {}
+    for block in blocks:
+        try:
+            key = normalize_path(block.path)
+        except ValueError:
+            key = f"\x00{len(chosen)}"  # invalid: keep each one, it will be refused
+        chosen[key] = block
+    return list(chosen.values())
+
+
+def _plan_file(block: FileBlock, planner: _Planner) -> None:
+    target = planner.target(block.path)
+    if target is None:
+        return
+    text = block.content
+    if text and not text.endswith("\n"):
+        text += "\n"
+    reason = planner.content_reason(text)
+    if reason is not None:
+        planner.refuse(block.path, reason)
+        return
+    collision = _case_collision(target.relative, planner.rules.root)
+    if target.before is None and collision is not None:
+        planner.refuse(
+            block.path,
+            f"differs only by case from the existing {collision}: use that name",
+        )
+        return
+    if target.before is not None:
+        text = _match_line_ends(text, target.before)
+        if text.encode("utf-8") != target.before and not _may_replace(target, planner.rules):
+            planner.refuse(
+                block.path,
+                "exists; pass it with -c/--context or use --force to let the model replace it",
+            )
+            return
+    planner.texts[target.relative] = text
+
+
+def _may_replace(target: _Target, rules: _Rules) -> bool:
+    return rules.force or target.relative in rules.modifiable or target.resolved in rules.modifiable
+
+
+def _case_collision(relative: str, root: Path) -> str | None:
+    parent_relative, _, name = relative.rpartition("/")
+    parent = root / parent_relative if parent_relative else root
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return None
+    folded = name.casefold()
+    for entry in entries:
+        if entry != name and entry.casefold() == folded:
+            return f"{parent_relative}/{entry}" if parent_relative else entry
+    return None
+
+
+def _match_line_ends(text: str, before: bytes) -> str:
+    """Keep CRLF line ends when the existing file uses them throughout."""
+    if b"\r\n" in before and before.count(b"\n") == before.count(b"\r\n") and "\r" not in text:
+        return text.replace("\n", "\r\n")
+    return text
+
+
+def _plan_edit(edit: EditBlock, planner: _Planner, numbers: dict[str, int]) -> None:
+    target = planner.target(edit.path)
+    if target is None:
+        return
+    relative = target.relative
+    numbers[relative] = numbers.get(relative, 0) + 1
+    label = f"{relative}: SEARCH/REPLACE block {numbers[relative]}"
+    current = planner.texts.get(relative)
+    if current is None and target.before is not None:
+        try:
+            current = target.before.decode("utf-8")
+        except UnicodeDecodeError:
+            planner.failures.append(f"{label}: the file is not UTF-8 text, it cannot be edited")
+            return
+    result, problem = _apply_edit(current, edit.search, edit.replace)
+    if problem is not None:
+        planner.failures.append(f"{label} {problem}")
+        return
+    reason = planner.content_reason(result)
+    if reason is not None:
+        planner.refuse(edit.path, reason)
+        return
+    planner.texts[relative] = result
+
+
+def _apply_edit(current: str | None, search: str, replace: str) -> tuple[str, str | None]:
+    """(new text, None) or (unchanged, why the block does not apply)."""
+    if current is None:
+        if search:
+            return "", "cannot apply: the file does not exist (use an empty SEARCH to create it)"
+        return replace, None
+    if not search:
+        if current:
+            return current, (
+                "has an empty SEARCH but the file is not empty: copy the exact lines to change"
+            )
+        return replace, None
+    candidates = [(search, replace)]
+    if "\r\n" in current and "\r" not in search:
+        candidates.append((search.replace("\n", "\r\n"), replace.replace("\n", "\r\n")))
+    for wanted, replacement in candidates:
+        count = _occurrences(current, wanted)
+        if count == 1:
+            return current.replace(wanted, replacement, 1), None
+        if count > 1:
+            return current, (
+                f"matches {count} times; the SEARCH text must match the current file exactly "
+                "once (add lines of context to make it unique)"
+            )
+    if current and not current.endswith("\n"):
+        # A file without a final newline: the SEARCH text usually ends with one.
+        widened = current + ("\r\n" if "\r\n" in current else "\n")
+        for wanted, replacement in candidates:
+            if _occurrences(widened, wanted) == 1:
+                return widened.replace(wanted, replacement, 1), None
+    return current, (
+        "matches 0 times; the SEARCH text must match the current file exactly once "
+        "(copy the exact current lines, whitespace included)"
+    )
+
+
+def _occurrences(text: str, search: str) -> int:
+    """How many times ``search`` occurs; at least 2 when two occurrences overlap."""
+    first = text.find(search)
+    if first < 0:
+        return 0
+    second = text.find(search, first + 1)
+    if second < 0:
+        return 1
+    return max(2, text.count(search))
+
+
+def _changes(planner: _Planner) -> tuple[FileChange, ...]:
+    changes: list[FileChange] = []
+    for relative, text in planner.texts.items():
+        before = planner.targets[relative].before
+        after = text.encode("utf-8")
+        if after == before:
+            continue
+        kind: ChangeKind = "create" if before is None else "modify"
+        changes.append(FileChange(relative, kind, before, after))
+    return tuple(changes)
+
+
+# --------------------------------------------------------------------------- applying
+
+
+def apply_plan(plan: WritePlan, root: Path) -> None:
+    """Write every change of ``plan`` or none of them.
+
+    Raises ``WriteConflict`` (nothing written) when a file changed since the plan was made, and
+    ``WriteFailed`` when a write failed: the files already written are restored first.
+    """
+    if plan.failures:
+        raise UsageError(
+            "the write plan has failures, so nothing was written: " + "; ".join(plan.failures)
+        )
+    root_real = _project_root(root)
+    for change in plan.changes:
+        _recheck(change, root_real)
+    mode_mask = _new_file_mode()
+    applied: list[FileChange] = []
+    created_directories: list[Path] = []
+    current = "a file"
+    try:
+        for change in plan.changes:
+            current = change.path
+            target = _safe_target(change.path, root_real)
+            created_directories.extend(_make_parents(target.parent, root_real))
+            _write_atomic(target, change.after, _mode_for(target, mode_mask))
+            applied.append(change)
+    except BaseException as error:
+        problems = _undo(applied, root_real, created_directories)
+        if not isinstance(error, Exception):
+            raise  # KeyboardInterrupt and friends: undone, now let them through
+        detail = getattr(error, "strerror", None) or str(error)
+        restored = (
+            f"the {len(applied)} file(s) already written were put back"
+            if not problems
+            else "restoring also failed: " + "; ".join(problems)
+        )
+        raise WriteFailed(
+            f"could not write {current}: {detail}; {restored} — fix the problem and run again"
+        ) from error
+
+
+def _recheck(change: FileChange, root: Path) -> None:
+    """Make sure the disk still holds what the plan was made against."""
+    try:
+        target = _safe_target(change.path, root)
+        try:
+            info: os.stat_result | None = target.lstat()
+        except (FileNotFoundError, NotADirectoryError):
+            info = None
+        if change.before is None:
+            if info is not None:
+                raise ValueError("now exists")
+            return
+        if info is None or not stat.S_ISREG(info.st_mode):
+            raise ValueError("is no longer a regular file")
+        if target.read_bytes() != change.before:
+            raise ValueError("changed on disk")
+    except (ValueError, OSError) as error:
+        raise WriteConflict(
+            f"{change.path} {error} since the answer was checked; nothing was written — "
+            "run route again"
+        ) from error
+
+
+def _safe_target(relative: str, root: Path) -> Path:
+    """The path to write ``relative`` at, refusing any route out of ``root``."""
+    normalized = normalize_path(relative)
+    parts = normalized.split("/")
+    parent = Path(os.path.realpath(root.joinpath(*parts[:-1])))
+    if not parent.is_relative_to(root):
+        raise ValueError("resolves outside the project through a symbolic link")
+    target = parent / parts[-1]
+    if target.is_symlink():
+        raise ValueError("is a symbolic link")
+    return target
+
+
+def _new_file_mode() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+def _mode_for(target: Path, new_file_mode: int) -> int:
+    try:
+        return stat.S_IMODE(target.lstat().st_mode)
+    except OSError:
+        return new_file_mode
+
+
+def _make_parents(directory: Path, root: Path) -> list[Path]:
+    """Create the missing directories down to ``directory``; return those created, in order."""
+    missing: list[Path] = []
+    current = directory
+    while current != root and not current.exists():
+        missing.append(current)
+        current = current.parent
+    created: list[Path] = []
+    for path in reversed(missing):
+        try:
+            path.mkdir()
+        except BaseException:
+            _remove_directories(created)
+            raise
+        created.append(path)
+    return created
+
+
+def _write_atomic(target: Path, data: bytes, mode: int) -> None:
+    descriptor, temporary = tempfile.mkstemp(prefix=_TEMPORARY_PREFIX, dir=target.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temporary, mode)
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    _sync_directory(target.parent)
+
+
+def _sync_directory(directory: Path) -> None:
+    try:
+        descriptor = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _undo(applied: Sequence[FileChange], root: Path, directories: Sequence[Path]) -> list[str]:
+    """Put back ``applied`` (newest first) and remove ``directories``; return what failed."""
+    problems = list(_restore_files(applied, root))
+    problems.extend(_remove_directories(directories))
+    return problems
+
+
+def _restore_files(changes: Sequence[FileChange], root: Path) -> Iterator[str]:
+    for change in reversed(changes):
+        try:
+            target = _safe_target(change.path, root)
+            if change.before is None:
+                if target.is_file():
+                    target.unlink()
+            else:
+                mode = _mode_for(target, _new_file_mode())
+                target.parent.mkdir(parents=True, exist_ok=True)
+                _write_atomic(target, change.before, mode)
+        except (OSError, ValueError) as error:
+            yield f"{change.path}: {getattr(error, 'strerror', None) or error}"
+
+
+def _remove_directories(directories: Sequence[Path]) -> list[str]:
+    problems: list[str] = []
+    for directory in reversed(directories):
+        try:
+            directory.rmdir()
+        except FileNotFoundError:
+            continue
+        except OSError as error:
+            if directory.is_dir() and any(directory.iterdir()):
+                continue  # something else lives there now: keep it
+            problems.append(f"{directory}: {error.strerror}")
+    return problems
+
+
+def rollback(changes: Sequence[FileChange], root: Path) -> None:
+    """Undo applied ``changes``: restore the exact previous bytes, delete created files and the
+    directories above them that are left empty (up to, not including, the root).
+
+    Raises ``WriteFailed`` naming every file that could not be restored (the others are).
+    """
+    root_real = _project_root(root)
+    problems = list(_restore_files(changes, root_real))
+    for change in changes:
+        if change.kind == "create":
+            _prune_empty_parents(change.path, root_real)
+    if problems:
+        raise WriteFailed(
+            "rollback could not restore: " + "; ".join(problems) + " — restore them by hand"
+        )
+
+
+def _prune_empty_parents(relative: str, root: Path) -> None:
+    parts = relative.split("/")[:-1]
+    while parts:
+        directory = root.joinpath(*parts)
+        if directory.is_symlink() or not directory.is_dir():
+            return
+        try:
+            directory.rmdir()
+        except OSError:
+            return
+        parts.pop()
+
+
+# --------------------------------------------------------------------------- dry run
+
+
+def render_diff(plan: WritePlan, root_label: str = "") -> str:
+    """A unified diff of every change, then one line per refusal and failure (``--dry-run``)."""
+    prefix = f"{root_label.rstrip('/')}/" if root_label else ""
+    pieces: list[str] = []
+    for change in plan.changes:
+        before = _text(change.before)
+        after = _text(change.after)
+        source = "/dev/null" if change.before is None else f"a/{prefix}{change.path}"
+        lines = difflib.unified_diff(
+            before.splitlines(keepends=True),
+            after.splitlines(keepends=True),
+            fromfile=source,
+            tofile=f"b/{prefix}{change.path}",
+        )
+        for line in lines:
+            pieces.append(
+                line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+            )
+    for refusal in plan.refusals:
+        pieces.append(f"refused: {refusal.path}: {refusal.reason}\n")
+    for failure in plan.failures:
+        pieces.append(f"failed: {failure}\n")
+    return "".join(pieces)
+
+
+def _text(data: bytes | None) -> str:
+    return "" if data is None else data.decode("utf-8", errors="replace")

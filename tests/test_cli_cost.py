@@ -1,0 +1,247 @@
+"""``route cost`` through typer's CliRunner: exit codes, output shapes and re-pricing."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import typer
+from typer.testing import CliRunner, Result
+
+from route.cli import cost
+from route.errors import EXIT_USAGE, LedgerError, UnknownCloudModel, UsageError
+from route.ledger import Ledger, RunRecord
+
+root = typer.Typer()
+root.add_typer(cost.app, name="cost")
+
+
+@root.callback()
+def _root() -> None:
+    """Stands in for route's main app."""
+
+
+def make_record(**changes: Any) -> RunRecord:
+    values: dict[str, Any] = {
+        "run_id": uuid.uuid4().hex,
+        "batch_id": None,
+        "started_at": time.time() - 3600,
+        "duration_seconds": 60.0,
+        "task": "service for Projects",
+        "skill_refs": "scaffold#3",
+        "project": "/work/projects-api",
+        "model": "qwen2.5-coder:7b",
+        "backend": "ollama",
+        "endpoint": "http://127.0.0.1:11434",
+        "cloud_model": "claude-sonnet-4-5",
+        "status": "success",
+        "exit_code": 0,
+        "attempts": 1,
+        "prompt_tokens": 900,
+        "output_tokens": 1800,
+        "cached_prompt_tokens": None,
+        "prompt_characters": 3000,  # sonnet 4.5: $0.003
+        "output_characters": 6000,  # $0.030
+        "handoff_input_characters": 300,  # $0.0003
+        "handoff_output_characters": 150,  # $0.00075
+        "generation_seconds": 36.0,
+        "prompt_seconds": 1.0,
+        "load_seconds": 0.0,
+        "files_created": 1,
+        "files_changed": 0,
+        "files_refused": 0,
+        "verify_passed": True,
+        "route_version": "0.1.0",
+        "message": "ok",
+    }
+    values.update(changes)
+    return RunRecord(**values)
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A project folder (with a route.yaml) as the current directory."""
+    folder = tmp_path / "project"
+    folder.mkdir()
+    (folder / "route.yaml").write_text("cloud_model: claude-sonnet-4-5\n", encoding="utf-8")
+    monkeypatch.chdir(folder)
+    return folder
+
+
+@pytest.fixture
+def ledger_runs(route_home: Path, project: Path) -> list[RunRecord]:
+    """Two recent runs in the default ledger (ROUTE_HOME), one old one outside 30 days."""
+    records = [
+        make_record(run_id="aaaa" + uuid.uuid4().hex[4:], project=str(project)),
+        make_record(
+            run_id="bbbb" + uuid.uuid4().hex[4:],
+            status="verify_failed",
+            exit_code=1,
+            verify_passed=False,
+        ),
+        make_record(started_at=time.time() - 90 * 86400, task="old run"),
+    ]
+    with Ledger.open(route_home / "ledger.sqlite3") as ledger:
+        for record in records:
+            ledger.record(record)
+    return records
+
+
+def invoke(*arguments: str) -> Result:
+    return CliRunner().invoke(root, ["cost", *arguments])
+
+
+def test_summary_json_has_hand_computed_totals(ledger_runs: list[RunRecord]) -> None:
+    result = invoke("--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["total"]["runs"] == 2  # the 90-day-old run is outside the default 30 days
+    assert data["total"]["cloud_dollars_avoided"] == pytest.approx(0.033)
+    assert data["total"]["net_saving_dollars"] == pytest.approx(0.033 - 2 * 0.00105)
+    assert data["estimate"] is True
+
+
+def test_since_all_includes_old_runs(ledger_runs: list[RunRecord]) -> None:
+    data = json.loads(invoke("--since", "all", "--json").stdout)
+    assert data["total"]["runs"] == 3
+
+
+def test_summary_plain_text(ledger_runs: list[RunRecord]) -> None:
+    result = invoke()
+    assert result.exit_code == 0, result.output
+    assert "net saving (est.)" in result.stdout
+    assert "$0.0309" in result.stdout
+    assert "prices of 2026-11-01" in result.stdout
+    assert "\x1b[" not in result.stdout  # plain text when not a terminal
+
+
+def test_by_status_as_csv(ledger_runs: list[RunRecord]) -> None:
+    result = invoke("--by", "status", "--csv")
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(row["key"], row["runs"]) for row in rows] == [("success", "1"), ("verify_failed", "1")]
+
+
+def test_by_day_table_ends_with_a_total(ledger_runs: list[RunRecord]) -> None:
+    result = invoke("--by", "day")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-2].startswith("total")
+
+
+def test_project_filter(ledger_runs: list[RunRecord], project: Path) -> None:
+    data = json.loads(invoke("--project", str(project), "--json").stdout)
+    assert data["total"]["runs"] == 1
+    assert data["project"] == str(project.resolve())
+
+
+def test_cloud_model_reprices(ledger_runs: list[RunRecord]) -> None:
+    data = json.loads(invoke("--cloud-model", "claude-opus-4-7", "--json").stdout)
+    assert data["cloud_models"] == ["claude-opus-4-7"]
+    assert data["total"]["cloud_dollars_avoided"] == pytest.approx((1364 * 5 + 2728 * 25) / 1e6)
+
+
+def test_unknown_cloud_model_fails_with_usage_exit_code(ledger_runs: list[RunRecord]) -> None:
+    result = invoke("--cloud-model", "claude-sonet-4-5")
+    assert isinstance(result.exception, UnknownCloudModel)
+    assert result.exception.exit_code == EXIT_USAGE
+    assert "claude-sonnet-4-5" in str(result.exception)
+
+
+def test_price_override_from_config_is_used(ledger_runs: list[RunRecord], project: Path) -> None:
+    (project / "route.yaml").write_text(
+        "prices:\n  claude-sonnet-4-5: {input: 6, output: 30}\n", encoding="utf-8"
+    )
+    data = json.loads(invoke("--json").stdout)
+    assert data["total"]["cloud_dollars_avoided"] == pytest.approx(0.066)
+    listing = invoke("prices")
+    line = next(row for row in listing.stdout.splitlines() if row.startswith("claude-sonnet-4-5"))
+    assert line.split()[-1] == "config"
+
+
+def test_unknown_grouping_is_a_usage_error(ledger_runs: list[RunRecord]) -> None:
+    result = invoke("--by", "fortnight")
+    assert result.exit_code == 2
+    assert "fortnight" in result.output
+
+
+def test_json_and_csv_together_is_a_usage_error(ledger_runs: list[RunRecord]) -> None:
+    result = invoke("--json", "--csv")
+    assert isinstance(result.exception, UsageError)
+    assert result.exception.exit_code == EXIT_USAGE
+
+
+def test_bad_since_is_a_usage_error(ledger_runs: list[RunRecord]) -> None:
+    result = invoke("--since", "last tuesday")
+    assert isinstance(result.exception, UsageError)
+    assert "--since" in str(result.exception)
+
+
+def test_empty_or_missing_ledger_reports_zero_runs(project: Path, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere" / "ledger.sqlite3"
+    data = json.loads(invoke("--ledger", str(missing), "--json").stdout)
+    assert data["total"]["runs"] == 0
+    assert not missing.exists()
+
+
+def test_corrupt_ledger_is_a_ledger_error(project: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.sqlite3"
+    broken.write_bytes(b"\x00garbage\xff" * 500)
+    result = invoke("--ledger", str(broken))
+    assert isinstance(result.exception, LedgerError)
+    assert result.exception.exit_code == EXIT_USAGE
+    assert f"mv {broken}" in str(result.exception)
+
+
+def test_runs_lists_newest_first(ledger_runs: list[RunRecord]) -> None:
+    result = invoke("runs", "-n", "2")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines[2].startswith(ledger_runs[0].run_id[:8]) or lines[2].startswith(
+        ledger_runs[1].run_id[:8]
+    )
+    assert len(lines) == 4  # title, header, two runs
+    data = json.loads(invoke("runs", "--json").stdout)
+    assert len(data["runs"]) == 3
+    assert data["runs"][-1]["task"] == "old run"
+    assert "cost" in data["runs"][0]
+
+
+def test_show_one_run_by_prefix(ledger_runs: list[RunRecord]) -> None:
+    result = invoke("show", "bbbb", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["run_id"] == ledger_runs[1].run_id
+    assert data["cost"]["net_saving_dollars"] == pytest.approx(-0.00105)
+    text = invoke("show", "aaaa").stdout
+    assert ledger_runs[0].run_id in text
+    assert "cost: net saving (est.)" in text
+
+
+def test_show_unknown_run_is_a_usage_error(ledger_runs: list[RunRecord]) -> None:
+    result = invoke("show", "ffff")
+    assert isinstance(result.exception, UsageError)
+    assert "route cost runs" in str(result.exception)
+
+
+def test_prices_lists_date_and_sources(project: Path) -> None:
+    result = invoke("prices")
+    assert result.exit_code == 0, result.output
+    assert "2026-11-01" in result.stdout
+    assert "claude-opus-4-7" in result.stdout
+    assert "Sonnet 5" in result.stdout
+    data = json.loads(invoke("prices", "--json").stdout)
+    assert {entry["source"] for entry in data["models"]} == {"package 2026-11-01"}
+
+
+def test_explain_prints_the_savings_model(project: Path) -> None:
+    result = invoke("--explain")
+    assert result.exit_code == 0, result.output
+    assert "claude-sonnet-4-5" in result.stdout
+    assert "characters / 3" in result.stdout
+    assert "hand-off" in result.stdout

@@ -1,0 +1,228 @@
+"""`route gen` through typer's CliRunner: exit codes, stderr lines and ledger rows."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from route.cli.main import app
+from route.ledger import Ledger
+from tests.servers import FakeModelServer, free_port
+
+SKILL = """# API
+
+Conventions: docstrings everywhere.
+
+## 1. Service
+
+Services go in `app/<name>_service.py`.
+"""
+
+ANSWER = 'app/project_service.py\n```python\n"""Projects."""\n```\n'
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "proj"
+    (root / ".skills" / "api").mkdir(parents=True)
+    (root / ".skills" / "api" / "SKILL.md").write_text(SKILL)
+    (root / "Makefile").write_text("verify:\n\t@test -f app/project_service.py\n")
+    (root / ".git").mkdir()
+    monkeypatch.chdir(root)
+    return root
+
+
+def ledger_rows(route_home: Path) -> list[dict[str, object]]:
+    path = route_home / "ledger.sqlite3"
+    if not path.exists():
+        return []
+    with Ledger.open(path) as ledger:
+        return [r.to_dict() for r in ledger.runs(since=None, until=None, project=None, limit=None)]
+
+
+def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
+    return CliRunner().invoke(app, ["gen", *args], env=env or {})
+
+
+def test_unreachable_server_exits_3_with_one_line_and_a_ledger_row(
+    project: Path, route_home: Path
+) -> None:
+    port = free_port()
+    result = CliRunner().invoke(
+        app,
+        ["gen", "service", "-s", "api#1", "--backend", "ollama", "--host", f"127.0.0.1:{port}"],
+    )
+    assert result.exit_code == 3
+    assert "not reachable" in result.stderr
+    assert "ollama serve" in result.stderr
+    assert "Traceback" not in result.output
+    rows = ledger_rows(route_home)
+    assert len(rows) == 1
+    assert rows[0]["status"] == "backend_error"
+    assert rows[0]["exit_code"] == 3
+
+
+def test_missing_model_exits_3_and_says_how_to_pull(project: Path, route_home: Path) -> None:
+    with FakeModelServer(mode="ollama", models=("other:1b",)) as server:
+        result = CliRunner().invoke(
+            app,
+            ["gen", "service", "-s", "api#1", "--model", "missing:7b"],
+            env={"OLLAMA_HOST": server.url},
+        )
+    assert result.exit_code == 3
+    assert "ollama pull missing:7b" in result.stderr
+    assert ledger_rows(route_home)[0]["status"] == "backend_error"
+
+
+def test_unknown_cloud_model_fails_before_calling_the_server(project: Path) -> None:
+    with FakeModelServer(mode="ollama") as server:
+        result = CliRunner().invoke(
+            app,
+            ["gen", "service", "-s", "api#1", "--cloud-model", "gpt-99"],
+            env={"OLLAMA_HOST": server.url},
+        )
+        assert server.requests == []
+    assert result.exit_code == 2
+    assert "gpt-99" in result.stderr
+
+
+def test_unknown_skill_and_section_are_usage_errors(project: Path) -> None:
+    result = invoke("service", "-s", "nope#1")
+    assert result.exit_code == 2
+    assert "api" in result.stderr  # lists the skills found
+    result = invoke("service", "-s", "api#7")
+    assert result.exit_code == 2
+    assert "1. service" in result.stderr.lower()
+
+
+def test_print_prompt_calls_nothing(project: Path, route_home: Path) -> None:
+    with FakeModelServer(mode="ollama") as server:
+        result = CliRunner().invoke(
+            app,
+            ["gen", "service for Projects", "-s", "api#1", "--print-prompt"],
+            env={"OLLAMA_HOST": server.url},
+        )
+        assert server.requests == []
+    assert result.exit_code == 0
+    assert "===== system =====" in result.stdout
+    assert "service for Projects" in result.stdout
+    assert "estimated prompt tokens" in result.stdout
+    assert ledger_rows(route_home) == []
+
+
+def test_json_output_keys_and_verify_failure_exit_code(project: Path, route_home: Path) -> None:
+    (project / "Makefile").write_text("verify:\n\t@echo 'E999 broken'; exit 1\n")
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        server.enqueue(ANSWER)
+        result = CliRunner().invoke(
+            app,
+            ["gen", "service", "-s", "api#1", "--json", "--max-attempts", "2"],
+            env={"OLLAMA_HOST": server.url},
+        )
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    for key in (
+        "run_id",
+        "status",
+        "exit_code",
+        "message",
+        "task",
+        "skills",
+        "model",
+        "backend",
+        "endpoint",
+        "files",
+        "attempts",
+        "verify",
+        "tokens",
+        "duration_seconds",
+        "tokens_per_second",
+        "cost",
+        "ledger",
+        "warnings",
+    ):
+        assert key in report
+    assert report["status"] == "verify_failed"
+    assert report["verify"]["passed"] is False
+    assert "E999 broken" in report["verify"]["output_tail"]
+    assert report["cost"]["net_saving_dollars"] < 0  # a failed run saved nothing
+    assert ledger_rows(route_home)[0]["status"] == "verify_failed"
+
+
+def test_unsafe_answer_exits_4(project: Path, route_home: Path) -> None:
+    evil = "../../escape.py\n```python\nprint(1)\n```\n"
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(evil)
+        result = CliRunner().invoke(
+            app,
+            ["gen", "service", "-s", "api#1", "--max-attempts", "1"],
+            env={"OLLAMA_HOST": server.url},
+        )
+    assert result.exit_code == 4
+    assert not (project.parent.parent / "escape.py").exists()
+    assert ledger_rows(route_home)[0]["status"] == "refused"
+
+
+def test_dry_run_prints_a_diff_and_writes_nothing(project: Path) -> None:
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        result = CliRunner().invoke(
+            app, ["gen", "service", "-s", "api#1", "--dry-run"], env={"OLLAMA_HOST": server.url}
+        )
+    assert result.exit_code == 0
+    assert "+++ " in result.stdout
+    assert "app/project_service.py" in result.stdout
+    assert not (project / "app").exists()
+
+
+def test_openai_backend_against_a_llama_server_like_endpoint(
+    project: Path, route_home: Path
+) -> None:
+    with FakeModelServer(mode="openai") as server:
+        server.enqueue(ANSWER)
+        result = CliRunner().invoke(
+            app,
+            ["gen", "service", "-s", "api#1", "--json", "--base-url", server.openai_url],
+        )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["backend"] == "openai"
+    assert report["status"] == "success"
+    assert (project / "app/project_service.py").exists()
+
+
+def test_broken_ledger_does_not_take_the_run_down(project: Path, route_home: Path) -> None:
+    (route_home / "ledger.sqlite3").write_bytes(b"this is not a database" * 100)
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        result = CliRunner().invoke(
+            app, ["gen", "service", "-s", "api#1", "--json"], env={"OLLAMA_HOST": server.url}
+        )
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["ledger"]["recorded"] is False
+    assert "mv " in report["ledger"]["note"] or "move" in report["ledger"]["note"]
+    assert (project / "app/project_service.py").exists()
+
+
+def test_empty_task_and_nothing_to_follow_are_usage_errors(project: Path) -> None:
+    assert invoke("  ", "-s", "api#1").exit_code == 2
+    result = invoke("service")
+    assert result.exit_code == 2
+    assert "--skill" in result.stderr
+
+
+def test_python_dash_m_route_runs(project: Path) -> None:
+    import subprocess
+
+    completed = subprocess.run(
+        [sys.executable, "-m", "route", "--version"], capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0
+    assert completed.stdout.startswith("route ")
