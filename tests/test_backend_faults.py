@@ -210,8 +210,8 @@ def test_stop_does_not_hang_on_a_stalled_stream() -> None:
         with client.stream(
             "POST", f"{server.url}/api/chat", json={"model": "m", "messages": []}
         ) as response:
-            first = next(response.iter_lines())
-            assert '"done": false' in first
+            lines = response.iter_lines()
+            assert '"done": false' in next(lines)
             server.stop()  # wakes the stalled handler and shuts the connection
             with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
-                list(response.iter_lines())
+                list(lines)

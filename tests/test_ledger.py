@@ -196,9 +196,8 @@ def test_damaged_pages_are_a_clear_error_on_open_or_read(tmp_path: Path) -> None
     page_size = int.from_bytes(data[16:18], "big")
     data[page_size:] = b"\xff" * (len(data) - page_size)  # keep the header page only
     path.write_bytes(bytes(data))
-    with pytest.raises(LedgerError, match="mv "):
-        with Ledger.open(path) as ledger:
-            ledger.runs()
+    with pytest.raises(LedgerError, match="mv "), Ledger.open(path) as ledger:
+        ledger.runs()
 
 
 def test_folder_in_place_of_the_file_is_a_clear_error(tmp_path: Path) -> None:

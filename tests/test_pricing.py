@@ -118,7 +118,7 @@ def test_invalid_override_is_a_config_error_naming_model_and_key(
 
 
 def test_override_that_is_not_a_mapping_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="prices.gpt-5"):
+    with pytest.raises(ConfigError, match=r"prices\.gpt-5"):
         load_prices({"gpt-5": 3})  # type: ignore[dict-item]
 
 

@@ -366,7 +366,7 @@ class _Planner:
         )
         if protected is not None and not _allowed(relative, self.rules.allow):
             return (
-                f"protected (matches {protected!r}): verify runs it; "
+                f"protected (matches {protected!r}); "
                 f"pass --allow {relative} to let the model change it"
             )
         return None
@@ -411,12 +411,12 @@ def plan_writes(
         max_file_bytes=max_file_bytes,
     )
     planner = _Planner(rules)
-    _check_names(parsed, planner)
     for block in _last_blocks(parsed.files):
         _plan_file(block, planner)
     edit_numbers: dict[str, int] = {}
     for edit in parsed.edits:
         _plan_edit(edit, planner, edit_numbers)
+    _check_names(planner)
     return WritePlan(_changes(planner), tuple(planner.refusals), tuple(planner.failures))
 
 
@@ -427,23 +427,18 @@ def _project_root(root: Path) -> Path:
     return real
 
 
-def _check_names(parsed: ParsedAnswer, planner: _Planner) -> None:
+def _check_names(planner: _Planner) -> None:
     """Fail the attempt on case-only collisions and on a file used as a directory."""
     names: dict[str, str] = {}
-    for path in [block.path for block in parsed.files] + [edit.path for edit in parsed.edits]:
-        try:
-            relative = normalize_path(path)
-        except ValueError:
-            continue  # refused later, with its reason
+    for relative in planner.texts:
         other = names.setdefault(relative.casefold(), relative)
         if other != relative:
             planner.failures.append(
                 f"{other} and {relative} differ only by case: use one name for one file"
             )
-    folded = set(names)
-    for name, relative in names.items():
-        for prefix in _prefixes(name)[1:]:
-            if prefix in folded:
+    for folded, relative in names.items():
+        for prefix in _prefixes(folded)[1:]:
+            if prefix in names:
                 planner.failures.append(
                     f"{names[prefix]} is written as a file but {relative} uses it as a directory"
                 )

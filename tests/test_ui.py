@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import io
+
+from route.ui import LiveView, plain_table
+from route.values import Completion, Usage
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        self.now += 0.05
+        return self.now
+
+
+def finished(text: str) -> Completion:
+    usage = Usage(prompt_tokens=10, output_tokens=5, generation_seconds=1.0, total_seconds=1.2)
+    return Completion(text, usage, "m", "fake", "fake://")
+
+
+def test_text_streams_through_unchanged_on_separate_streams() -> None:
+    text, status = io.StringIO(), io.StringIO()
+    view = LiveView(model="m", text_stream=text, status_stream=status, clock=Clock())
+    chunks = ["app/x.py\n```py", "thon\nprint(1)", "\n```\n", "tail"]
+    view.attempt_started(1, 3)
+    for chunk in chunks:
+        view.text(chunk)
+    view.generation_finished(finished("".join(chunks)))
+    assert text.getvalue() == "".join(chunks) + "\n"
+    assert "attempt 1/3" in status.getvalue()
+    assert "10 prompt + 5 output tokens" in status.getvalue()
+    assert "5.0 tok/s" in status.getvalue()
+
+
+def test_status_line_is_cleared_before_text_on_a_shared_terminal() -> None:
+    terminal = io.StringIO()
+    view = LiveView(model="m", text_stream=terminal, status_stream=terminal, clock=Clock())
+    view.attempt_started(1, 1)
+    for index in range(50):
+        view.text(f"line {index}\n")
+    view.generation_finished(finished(""))
+    output = terminal.getvalue()
+    # Removing the status-line redraws leaves exactly the streamed text.
+    import re
+
+    cleaned = re.sub(r"\r\x1b\[2K(\x1b\[2m[^\r\n]*\x1b\[0m)?", "", output)
+    assert "".join(f"line {i}\n" for i in range(50)) in cleaned
+    assert "tok/s" in output
+
+
+def test_quiet_view_writes_nothing() -> None:
+    text, status = io.StringIO(), io.StringIO()
+    view = LiveView(
+        model="m", text_stream=text, status_stream=status, show_text=False, show_status=False
+    )
+    view.attempt_started(1, 1)
+    view.text("hello\n")
+    view.generation_finished(finished("hello\n"))
+    view.notice("something")
+    assert text.getvalue() == ""
+    assert status.getvalue() == ""
+
+
+def test_long_line_without_newlines_is_not_quadratic_in_pieces() -> None:
+    # A 200,000-chunk line on a shared terminal: pieces are buffered in a list and joined once.
+    terminal = io.StringIO()
+    view = LiveView(model="m", text_stream=terminal, status_stream=terminal, clock=Clock())
+    for _ in range(200_000):
+        view.text("x")
+    view.generation_finished(finished(""))
+    assert terminal.getvalue().count("x") >= 200_000
+
+
+def test_plain_table_aligns_columns() -> None:
+    table = plain_table("T", ["a", "bbb"], [["1", "2"], ["333", "4"]])
+    assert table.splitlines() == ["T", "a    bbb", "1    2", "333  4"]
