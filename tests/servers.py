@@ -4,7 +4,7 @@
 connection) that streams answers the way Ollama and llama.cpp's llama-server do, and misbehaves
 on request. Use it wherever a test needs a model server on the wire::
 
-    from servers import FakeModelServer
+    from tests.servers import FakeModelServer
 
     with FakeModelServer(mode="ollama") as server:
         server.enqueue("path/to/file.py\\n```python\\nprint(1)\\n```\\n", output_tokens=12)
@@ -41,6 +41,7 @@ idempotent. Nothing listens anywhere but 127.0.0.1.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import threading
@@ -184,7 +185,9 @@ class FakeModelServer:
     ) -> None:
         """Queue an answer for the next chat request."""
         with self._lock:
-            self._queue.append(Answer(text, prompt_tokens, output_tokens, done_reason, cached_tokens))
+            self._queue.append(
+                Answer(text, prompt_tokens, output_tokens, done_reason, cached_tokens)
+            )
 
     def enqueue_fault(self, kind: str, *, times: int | None = None) -> None:
         """Queue a fault for the next chat request (``times`` only for ``loading_then_ok``)."""
@@ -216,10 +219,8 @@ class FakeModelServer:
             connections = list(self._connections)
             threads = list(self._threads)
         for connection in connections:
-            try:
+            with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
         for thread in threads:
             thread.join(timeout=5)
         self._thread.join(timeout=5)
@@ -276,10 +277,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.server.fake._register(self.connection, opened=True)
 
     def finish(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             super().finish()
-        except OSError:
-            pass
         self.server.fake._register(self.connection, opened=False)
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -363,7 +362,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_bytes(404, b"404 page not found", "text/plain")
         else:
             self._send_json(
-                404, {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}}
+                404,
+                {"error": {"code": 404, "message": "File Not Found", "type": "not_found_error"}},
             )
 
     def _get_ollama(self, path: str) -> None:

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import respx
-from servers import FakeModelServer, free_port
 
 from route.backends.factory import create_backend, detect_backend, make_client
 from route.backends.ollama import OllamaBackend
 from route.backends.openai import OpenAIBackend
 from route.errors import BackendUnreachable, ConfigError
 from route.values import ChatRequest, Message
+from tests.servers import FakeModelServer, free_port
 
 
 @pytest.fixture

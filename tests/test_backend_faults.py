@@ -10,7 +10,6 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from servers import FAULT_KINDS, FakeModelServer, free_port
 
 from route.backends.base import Backend
 from route.backends.ollama import OllamaBackend
@@ -25,6 +24,7 @@ from route.errors import (
     ModelNotFound,
 )
 from route.values import ChatRequest, Message
+from tests.servers import FAULT_KINDS, FakeModelServer, free_port
 
 SECRET = "sk-fault-secret-9999"
 APIS = ["ollama", "openai"]
@@ -206,12 +206,14 @@ def test_stop_is_idempotent_and_frees_the_port(client: httpx.Client) -> None:
 def test_stop_does_not_hang_on_a_stalled_stream() -> None:
     server = FakeModelServer(mode="ollama")
     server.enqueue_fault("stall")
-    with httpx.Client(timeout=httpx.Timeout(5.0, read=5.0)) as client:
-        with client.stream(
+    with (
+        httpx.Client(timeout=httpx.Timeout(5.0, read=5.0)) as client,
+        client.stream(
             "POST", f"{server.url}/api/chat", json={"model": "m", "messages": []}
-        ) as response:
-            lines = response.iter_lines()
-            assert '"done": false' in next(lines)
-            server.stop()  # wakes the stalled handler and shuts the connection
-            with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
-                list(lines)
+        ) as response,
+    ):
+        lines = response.iter_lines()
+        assert '"done": false' in next(lines)
+        server.stop()  # wakes the stalled handler and shuts the connection
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
+            list(lines)

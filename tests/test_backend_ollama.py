@@ -8,7 +8,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import respx
-from servers import FakeModelServer
 
 from route.backends.ollama import (
     MINIMUM_OUTPUT_TOKENS,
@@ -27,6 +26,7 @@ from route.errors import (
 )
 from route.tokens import estimate_messages_tokens
 from route.values import ChatRequest, Message
+from tests.servers import FakeModelServer
 
 BASE = "http://ollama.test:11434"
 MODEL = "qwen2.5-coder:1.5b"
@@ -455,9 +455,7 @@ def test_model_missing_on_chat_says_ollama_pull(router: respx.Router) -> None:
 def test_http_errors_map_to_actionable_errors(
     router: respx.Router, status: int, error_type: type[Exception], hint: str
 ) -> None:
-    router.post("/api/chat").respond(
-        status, json={"error": "llama runner process has terminated"}
-    )
+    router.post("/api/chat").respond(status, json={"error": "llama runner process has terminated"})
     with pytest.raises(error_type) as caught:
         backend_for(router).chat(request(num_ctx=4096), lambda _text: None)
     assert hint in str(caught.value)

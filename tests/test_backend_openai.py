@@ -7,7 +7,6 @@ import json
 import httpx
 import pytest
 import respx
-from servers import FakeModelServer
 
 from route.backends.openai import OpenAIBackend
 from route.errors import (
@@ -20,6 +19,7 @@ from route.errors import (
     PromptTooLong,
 )
 from route.values import ChatRequest, Message
+from tests.servers import FakeModelServer
 
 ROOT = "http://llama.test:8080"
 BASE = f"{ROOT}/v1"
@@ -27,7 +27,9 @@ MODEL = "qwen2.5-coder-1.5b"
 SECRET = "sk-do-not-leak-4242"
 
 
-def event(delta: dict[str, object] | None = None, finish: str | None = None, **extra: object) -> str:
+def event(
+    delta: dict[str, object] | None = None, finish: str | None = None, **extra: object
+) -> str:
     choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
     data = {"id": "chatcmpl-1", "object": "chat.completion.chunk", "choices": choices, **extra}
     return f"data: {json.dumps(data)}\n\n"
@@ -166,7 +168,9 @@ def test_counts_fall_back_to_timings(router: respx.Router) -> None:
 
 def test_no_counts_at_all_is_a_warning_and_time_is_measured(router: respx.Router) -> None:
     body = sse(event({"content": "a"}), event({"content": "b"}), event({"content": "c"}))
-    router.post("/v1/chat/completions").respond(content=body + sse(event({}, "stop"), "data: [DONE]\n\n"))
+    router.post("/v1/chat/completions").respond(
+        content=body + sse(event({}, "stop"), "data: [DONE]\n\n")
+    )
     completion = backend_for(router, clock=Clock()).chat(request(), ignore)
     usage = completion.usage
     assert (usage.prompt_tokens, usage.output_tokens, usage.cached_prompt_tokens) == (0, 0, None)

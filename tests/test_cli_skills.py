@@ -154,19 +154,24 @@ def test_show_path_reference(project: Path, runner: CliRunner) -> None:
 
 
 @pytest.mark.parametrize(
-    ("args", "error"),
+    ("args", "error", "message"),
     [
-        (["skills", "show", "missing#1"], SkillNotFound),
-        (["skills", "show", "scaffold#9"], SectionNotFound),
-        (["skills", "list", "--skills-dir", "does-not-exist"], SkillError),
+        (["skills", "show", "missing#1"], SkillNotFound, "no skill named 'missing'"),
+        (["skills", "show", "scaffold#9"], SectionNotFound, "1. model, 2. schema"),
+        (["skills", "list", "--skills-dir", "nope"], SkillError, "skills directory nope"),
     ],
 )
-def test_errors_are_route_errors(
-    project: Path, runner: CliRunner, args: list[str], error: type[Exception]
+def test_errors_exit_2_with_one_line(
+    project: Path, runner: CliRunner, args: list[str], error: type[Exception], message: str
 ) -> None:
     result = runner.invoke(app, args)
-    assert isinstance(result.exception, error)
-    assert getattr(result.exception, "exit_code", None) == 2
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.startswith("route: error: ")
+    assert message in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    debug = runner.invoke(app, args, env={"ROUTE_DEBUG": "1"})
+    assert isinstance(debug.exception, error)
 
 
 def test_console_entry_prints_one_line_and_exit_code_2(project: Path) -> None:

@@ -578,3 +578,18 @@ def test_every_section_resolves_by_its_slug_and_label(
             assert excerpt.sections == (section,)
         selector = label.split(". ", 1)[0] if ". " in label else section.slug
         assert resolve_reference(f"p#{selector}", [directory], directory).sections == (section,)
+
+
+# --------------------------------------------------------------------------- the example project
+
+
+def test_example_project_skill_resolves_the_flagship_reference() -> None:
+    example = Path(__file__).resolve().parents[1] / "examples" / "projects-api"
+    dirs = skill_search_dirs(example, home=example / "no-home")
+    assert dirs[0] == example / ".skills"
+    excerpt = resolve_reference("scaffold#3", dirs, example)
+    assert excerpt.sections[0].slug == "service-layer"
+    assert excerpt.text.startswith("# Scaffold")
+    assert "The `id` rule" in excerpt.text  # the preamble's conventions travel with the section
+    labels = section_labels(excerpt.skill)
+    assert labels[:5] == ("1. model", "2. schema", "3. service-layer", "4. routes", "5. tests")

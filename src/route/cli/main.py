@@ -69,10 +69,11 @@ def main(
 
 
 def _register() -> None:
-    from route.cli import gen, skills
+    from route.cli import cost, gen, skills
 
     app.command("gen", epilog=gen.EPILOG)(gen.gen)
     app.add_typer(skills.app, name="skills")
+    app.add_typer(cost.app, name="cost")
 
 
 _register()
