@@ -561,3 +561,21 @@ def test_loopback_context_length_from_show() -> None:
         with pytest.raises(PromptTooLong):
             OllamaBackend(client, server.url).chat(request("y" * 14_000), lambda _text: None)
         assert server.requests == []
+
+
+def test_server_refusing_an_over_long_prompt_is_prompt_too_long(router: respx.Router) -> None:
+    router.post("/api/chat").respond(
+        400, json={"error": "the input length exceeds the context length"}
+    )
+    with pytest.raises(PromptTooLong) as caught:
+        backend_for(router).chat(request(num_ctx=4096), lambda _text: None)
+    assert "the input length exceeds the context length" in str(caught.value)
+    assert "fewer" in str(caught.value)
+
+
+def test_midstream_context_overflow_is_prompt_too_long(router: respx.Router) -> None:
+    router.post("/api/chat").respond(
+        content=ndjson({"error": "the input length exceeds the context length"})
+    )
+    with pytest.raises(PromptTooLong):
+        backend_for(router).chat(request(num_ctx=4096), lambda _text: None)

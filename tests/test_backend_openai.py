@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import httpx
 import pytest
@@ -471,3 +472,42 @@ def test_loopback_without_usage_chunk_uses_timings() -> None:
         server.enqueue("abc", prompt_tokens=9, output_tokens=2)
         completion = OpenAIBackend(client, server.openai_url).chat(request(), ignore)
         assert (completion.usage.prompt_tokens, completion.usage.output_tokens) == (9, 2)
+
+
+def test_llama_server_context_overflow_is_prompt_too_long(router: respx.Router) -> None:
+    error = {
+        "error": {
+            "code": 400,
+            "message": "the request exceeds the available context size, try increasing it",
+            "type": "exceed_context_size_error",
+        }
+    }
+    router.post("/v1/chat/completions").respond(400, json=error)
+    with pytest.raises(PromptTooLong, match="exceeds the available context size"):
+        backend_for(router).chat(request(), ignore)
+
+
+class RecordingStream(httpx.SyncByteStream):
+    """A response body that records whether it was closed."""
+
+    def __init__(self, parts: list[bytes]) -> None:
+        self.parts = parts
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield from self.parts
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_keyboard_interrupt_propagates_and_closes_the_response(router: respx.Router) -> None:
+    stream = RecordingStream([sse(event({"content": "a"})), full_stream("b")])
+    router.post("/v1/chat/completions").mock(return_value=httpx.Response(200, stream=stream))
+
+    def interrupt(_text: str) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        backend_for(router).chat(request(), interrupt)
+    assert stream.closed

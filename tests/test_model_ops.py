@@ -201,7 +201,10 @@ class PullServer:
             handler.wfile.write(b"0\r\n\r\n")
             return
         for digest, total in LAYERS.items():
-            send({"status": f"pulling {digest[7:]}", "digest": digest, "total": total})
+            first = {"status": f"pulling {digest[7:]}", "digest": digest, "total": total}
+            if self.delivered[digest]:  # like Ollama: `completed` is omitted while it is 0
+                first["completed"] = self.delivered[digest]
+            send(first)
             while self.delivered[digest] < total:
                 if kind == "cut" and digest == "sha256:bbb" and self.delivered[digest] >= 1500:
                     handler.wfile.flush()

@@ -593,3 +593,10 @@ def test_example_project_skill_resolves_the_flagship_reference() -> None:
     assert "The `id` rule" in excerpt.text  # the preamble's conventions travel with the section
     labels = section_labels(excerpt.skill)
     assert labels[:5] == ("1. model", "2. schema", "3. service-layer", "4. routes", "5. tests")
+
+
+def test_only_newlines_end_lines(tmp_path: Path) -> None:
+    text = "# T\n\n## 1. A\n\ntext\x0c## 2. Not a heading\u2028## 3. Nor this\n"
+    skill = load_skill(write_skill(tmp_path, "ff", text))
+    assert [s.number for s in skill.sections] == [1]
+    assert skill.sections[0].text.endswith("## 3. Nor this")

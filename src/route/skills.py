@@ -116,7 +116,7 @@ def load_skill(path: Path, name: str | None = None) -> Skill:
     """
     raw = _read_text(path)
     metadata, body = _split_front_matter(raw, path)
-    lines = body.splitlines(keepends=True)
+    lines = _split_lines(body)
     headings = _find_headings(lines)
     if not headings:
         raise MalformedSkill(
@@ -154,11 +154,20 @@ def _read_text(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
+def _split_lines(text: str) -> list[str]:
+    """Lines with their ``\n``; unlike ``str.splitlines``, only ``\n`` ends a line."""
+    parts = text.split("\n")
+    lines = [part + "\n" for part in parts[:-1]]
+    if parts[-1]:
+        lines.append(parts[-1])
+    return lines
+
+
 def _split_front_matter(text: str, path: Path) -> tuple[dict[str, object], str]:
     """YAML front matter between ``---`` lines at the very top, and the rest of the file."""
     if not text.startswith("---\n") and text.rstrip("\n") != "---":
         return {}, text
-    lines = text.splitlines(keepends=True)
+    lines = _split_lines(text)
     for index in range(1, len(lines)):
         if lines[index].rstrip() in ("---", "..."):
             return _parse_front_matter("".join(lines[1:index]), path), "".join(lines[index + 1 :])

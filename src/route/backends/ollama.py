@@ -47,6 +47,14 @@ NANOSECONDS = 1e9
 TRUNCATION_RATIO = 0.5
 TRUNCATION_MIN_ESTIMATE = 1000
 _ERROR_TEXT_LIMIT = 300
+# How servers say a prompt does not fit: Ollama with truncate:false, llama-server, vLLM/OpenAI.
+_CONTEXT_OVERFLOW_PHRASES = (
+    "exceeds the context length",
+    "exceeds the available context size",
+    "exceed_context_size",
+    "maximum context length",
+    "context_length_exceeded",
+)
 
 
 def choose_num_ctx(prompt_tokens: int, max_output_tokens: int, model_limit: int | None) -> int:
@@ -72,6 +80,18 @@ def check_prompt_fits(prompt_tokens: int, context_limit: int | None, *, model: s
         f"tokens for the answer it does not fit in the {context_limit}-token context of {model} — "
         "cite fewer skill sections, pass fewer or smaller context files (-c), or use a model "
         "with a longer context"
+    )
+
+
+def context_overflow_error(endpoint: str, said: str) -> PromptTooLong | None:
+    """``PromptTooLong`` when the server's error text says the prompt does not fit, else None."""
+    lowered = said.lower()
+    if not any(phrase in lowered for phrase in _CONTEXT_OVERFLOW_PHRASES):
+        return None
+    return PromptTooLong(
+        f"the server at {endpoint} refused the prompt as longer than the model's context "
+        f"({said}) — cite fewer skill sections, pass fewer or smaller context files (-c), or use "
+        "a model with a longer context"
     )
 
 
@@ -284,7 +304,7 @@ class OllamaBackend:
             )
         message = error_message(data)
         if message is not None:
-            raise BackendResponseError(
+            raise context_overflow_error(self.endpoint, message) or BackendResponseError(
                 f"Ollama at {self.endpoint} reported an error while generating: {message} — "
                 "check the server log (`ollama serve` output) and run again"
             )
@@ -336,7 +356,7 @@ class OllamaBackend:
             "or set OLLAMA_HOST"
         )
 
-    def _status_error(self, response: httpx.Response, model: str) -> BackendError:
+    def _status_error(self, response: httpx.Response, model: str) -> BackendError | PromptTooLong:
         status = response.status_code
         said = server_error_text(response)
         detail = f"HTTP {status}: {said}" if said else f"HTTP {status}"
@@ -355,6 +375,9 @@ class OllamaBackend:
                 f"Ollama at {self.endpoint} is busy ({detail}) — retry later, or raise "
                 "OLLAMA_MAX_QUEUE / OLLAMA_NUM_PARALLEL on the server"
             )
+        overflow = context_overflow_error(self.endpoint, detail)
+        if overflow is not None:
+            return overflow
         return BackendResponseError(
             f"Ollama at {self.endpoint} answered {detail} — check the request and the server "
             "log (`ollama serve` output)"

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 from route.backends.base import TextSink
 from route.backends.ollama import (
     check_prompt_fits,
+    context_overflow_error,
     cut_stream_error,
     error_message,
     output_chunk_cap,
@@ -35,6 +36,7 @@ from route.errors import (
     BackendResponseError,
     BackendUnreachable,
     ModelNotFound,
+    PromptTooLong,
 )
 from route.hosts import openai_base_url, redact_url, server_root
 from route.tokens import estimate_messages_tokens
@@ -225,7 +227,7 @@ class OpenAIBackend:
             ) from exc
         message = error_message(data)
         if message is not None:
-            raise BackendResponseError(
+            raise context_overflow_error(self.endpoint, message) or BackendResponseError(
                 f"the server at {self.endpoint} reported an error while generating: {message} — "
                 "check the server log and run again"
             )
@@ -303,7 +305,7 @@ class OpenAIBackend:
             "vLLM, or fix --base-url"
         )
 
-    def _status_error(self, response: httpx.Response, model: str) -> BackendError:
+    def _status_error(self, response: httpx.Response, model: str) -> BackendError | PromptTooLong:
         status = response.status_code
         said = server_error_text(response)
         detail = f"HTTP {status}: {said}" if said else f"HTTP {status}"
@@ -322,6 +324,9 @@ class OpenAIBackend:
             return BackendBusy(
                 f"the server at {self.endpoint} is busy or rate-limited ({detail}) — retry later"
             )
+        overflow = context_overflow_error(self.endpoint, detail)
+        if overflow is not None:
+            return overflow
         return BackendResponseError(
             f"the server at {self.endpoint} answered {detail} — check the request and the "
             "server log"
