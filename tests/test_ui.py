@@ -76,3 +76,14 @@ def test_long_line_without_newlines_is_not_quadratic_in_pieces() -> None:
 def test_plain_table_aligns_columns() -> None:
     table = plain_table("T", ["a", "bbb"], [["1", "2"], ["333", "4"]])
     assert table.splitlines() == ["T", "a    bbb", "1    2", "333  4"]
+
+
+def test_pull_progress_view_renders_a_bar(capsys: object) -> None:
+    from route.ui import PullProgressView
+
+    with PullProgressView("qwen2.5-coder:7b") as view:
+        view.update("pulling manifest", 0, 0)
+        view.update("pulling 2ae6f6", 500_000_000, 1_000_000_000)
+    captured = capsys.readouterr()  # type: ignore[attr-defined]
+    assert "qwen2.5-coder:7b" in captured.err
+    assert "pulling 2ae6f6" in captured.err

@@ -304,3 +304,52 @@ def print_prompt(messages: Sequence[tuple[str, str]], estimated_tokens: int) -> 
         print_text(f"===== {role} =====")
         print_text(content)
     print_text(f"===== estimated prompt tokens: ~{estimated_tokens} =====")
+
+
+# --------------------------------------------------------------------------- route models pull
+
+
+class PullProgressView:
+    """``route models pull`` on a terminal: a rich progress bar (bytes, speed, time left) on
+    stderr, with the current status as its description."""
+
+    def __init__(self, name: str) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            TextColumn,
+            TimeRemainingColumn,
+            TransferSpeedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            DownloadColumn(),
+            TransferSpeedColumn(),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._task = self._progress.add_task(name, total=None)
+        self._name = name
+        self._progress.start()
+
+    def update(self, status: str, completed: int, total: int) -> None:
+        self._progress.update(
+            self._task,
+            description=f"{self._name}: {status}",
+            completed=completed,
+            total=total or None,
+        )
+
+    def close(self) -> None:
+        self._progress.stop()
+
+    def __enter__(self) -> PullProgressView:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import click
 import typer
 from typer.core import TyperGroup
 
@@ -20,7 +19,7 @@ class RouteGroup(TyperGroup):
     """Turns ``RouteError`` into one line on stderr and its exit code (and Ctrl-C into 130),
     for the console script and for ``CliRunner`` tests alike."""
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:  # typer's own click Context
         from route.errors import EXIT_INTERRUPTED, RouteError
 
         try:
@@ -69,10 +68,11 @@ def main(
 
 
 def _register() -> None:
-    from route.cli import cost, gen, skills
+    from route.cli import cost, gen, models, skills
 
     app.command("gen", epilog=gen.EPILOG)(gen.gen)
     app.add_typer(skills.app, name="skills")
+    app.add_typer(models.app, name="models")
     app.add_typer(cost.app, name="cost")
 
 

@@ -6,6 +6,7 @@ to Ollama (``--host``, else ``OLLAMA_HOST``, else 127.0.0.1:11434). Every comman
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -367,17 +368,28 @@ def _pull(name: str, host: str | None) -> PullResult:
     from route.model_ops import pull_model
 
     base_url, api_key = _server(host)
-    printer = _ProgressPrinter()
     ui.print_text(f"Pulling {name} from {base_url} ...", err=True)
+    view = ui.PullProgressView(name) if ui.is_terminal(sys.stderr) else None
+    printer = _ProgressPrinter()
+
+    def on_progress(progress: PullProgress) -> None:
+        if view is None:
+            printer(progress)
+        else:
+            view.update(progress.status, progress.completed_bytes, progress.total_bytes)
+
     try:
         with _client() as client:
-            result = pull_model(client, base_url, name, printer, api_key=api_key)
+            result = pull_model(client, base_url, name, on_progress, api_key=api_key)
     except KeyboardInterrupt as interrupt:
         raise Interrupted(
             f"the pull of {name} was stopped — run `route models pull {name}` again to resume"
         ) from interrupt
     except ModelNotFound as error:
         raise ModelNotFound(f"{error}{_similar_tags(name)}") from error
+    finally:
+        if view is not None:
+            view.close()
     ui.print_text(
         f"Pulled {name}: {_gigabytes(result.total_bytes)} "
         f"({_gigabytes(result.downloaded_bytes)} downloaded now) in {_duration(result.seconds)}.",
