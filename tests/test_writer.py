@@ -8,13 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from route.errors import RouteError, UsageError
+from route.errors import RouteError, UsageError, WriteConflict, WriteFailed
 from route.parse import parse_answer
 from route.values import EditBlock, FileBlock, FileChange, ParsedAnswer, WritePlan
 from route.writer import (
     DEFAULT_PROTECTED,
-    WriteConflict,
-    WriteFailed,
     apply_plan,
     normalize_path,
     plan_writes,
@@ -248,6 +246,22 @@ def test_symlink_inside_the_root_is_followed_and_checked_as_its_target(project: 
     apply_plan(plan, project)
     assert (project / "lib" / "x.py").read_text() == "x\n"
     assert (project / "alias").is_symlink()
+
+
+def test_symlink_into_git_is_refused(project: Path) -> None:
+    (project / "gitlink").symlink_to(project / ".git")
+    plan = plan_writes(files(("gitlink/config", "evil\n")), project, allow=("gitlink",))
+    assert plan.changes == ()
+    assert plan.refusals[0].reason == "inside .git/: route never writes there"
+    assert (project / ".git" / "config").read_text() == "[core]\n"
+
+
+def test_two_names_for_one_file_through_a_link_fail(project: Path) -> None:
+    (project / "alias").symlink_to(project / "src")
+    plan = plan_writes(files(("alias/new.py", "a\n"), ("src/new.py", "b\n")), project)
+    assert plan.failures == (
+        "alias/new.py and src/new.py are the same file (through a symbolic link): use one name",
+    )
 
 
 def test_parent_that_is_a_file_and_target_that_is_a_directory(project: Path) -> None:

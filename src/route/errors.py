@@ -15,6 +15,8 @@ with ``raise ... from exc``.
     │   ├── ContextFileError        exit 2  unreadable, not UTF-8, looks like a secret
     │   ├── PromptTooLong           exit 2  prompt + output budget exceed the model's context
     │   ├── UnknownCloudModel       exit 2  no price for the cloud model (lists known ones)
+    │   ├── WriteConflict           exit 2  a file changed on disk between planning and writing
+    │   ├── WriteFailed             exit 2  a write failed; what was written was put back
     │   └── LockHeld                exit 2  another route run holds the project lock
     ├── BackendError                exit 3  the model server could not do the job
     │   ├── BackendUnreachable      exit 3  connection refused / DNS / connect timeout
@@ -89,6 +91,14 @@ class PromptTooLong(UsageError):
 
 class UnknownCloudModel(UsageError):
     """No price is known for the requested cloud model."""
+
+
+class WriteConflict(UsageError):
+    """A file changed on disk between planning and writing; nothing was written."""
+
+
+class WriteFailed(UsageError):
+    """Writing (or restoring) a file failed; what was written has been put back."""
 
 
 class LockHeld(UsageError):

@@ -19,7 +19,7 @@ import json
 import os
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,8 @@ RECOMMEND_LIMIT = 5
 # The model server must answer /api/tags this fast for recommend_models to mark installed models.
 TAGS_TIMEOUT_SECONDS = 3.0
 BYTES_PER_GB = 1e9
+# Run statuses reported as a plain tool error when the run wrote nothing.
+FAILED_BEFORE_WRITING = ("error", "backend_error", "interrupted")
 
 INSTRUCTIONS = (
     "route hands pattern-following code generation to a local model. Call generate with a "
@@ -74,14 +76,7 @@ class ServerSettings:
 def build_server(settings: ServerSettings) -> MCPServer:
     """The MCP server with route's five tools, bound to ``settings.project_root``."""
     server = MCPServer(SERVER_NAME, instructions=INSTRUCTIONS, log_level="WARNING")
-    root = settings.project_root.resolve()
-    settings = ServerSettings(
-        project_root=root,
-        detect_hardware=settings.detect_hardware,
-        clock=settings.clock,
-        monotonic=settings.monotonic,
-        progress_interval_seconds=settings.progress_interval_seconds,
-    )
+    settings = replace(settings, project_root=settings.project_root.resolve())
 
     @server.tool(structured_output=False)
     async def generate(
@@ -100,7 +95,8 @@ def build_server(settings: ServerSettings) -> MCPServer:
         short JSON result (status, files created/changed/refused, verify tail on failure,
         attempts, local tokens, estimated saving) without the code unless include_code.
         skill: references such as "scaffold#1,2,3,5" (one string or a list). context_paths:
-        files the model must see and may edit (globs allowed)."""
+        files the model must see and may edit (globs allowed). dry_run: write nothing (the
+        diff comes back with include_code)."""
         request = GenerateRequest(
             task=task,
             skills=_as_tuple(skill),
@@ -300,14 +296,19 @@ class GenerateRequest:
 def run_generate(
     settings: ServerSettings, request: GenerateRequest, *, events: ProgressEvents | None = None
 ) -> dict[str, Any]:
-    """Run one delegation in the project and return the compact report (``--json``'s shape).
+    """Run one delegation in the project and return its compact report: ``route gen --json``'s
+    shape without the repeated verify output (``slim_report``) and without code unless asked.
 
-    Raises ``RouteError`` for what stops a run before it starts (bad settings, an unknown skill,
-    a path outside the project); a run that starts always ends in a report, whatever its status.
+    Raises ``RouteError`` for what stops a run before it starts (bad settings, an unknown skill
+    or section, a context file or skill path outside the project) and for a run that failed
+    without writing anything (the model server down, say): the orchestrator reads one line.
+    A run that wrote files always ends in a report, whatever its status.
     """
     from route.config import load_config
-    from route.delegate import delegate
+    from route.connect import backend_for
+    from route.delegate import finish
     from route.paths import route_home
+    from route.pipeline import prepare, run_generation
     from route.pricing import load_prices
 
     root = settings.project_root
@@ -315,15 +316,40 @@ def run_generate(
     config = load_config(root, overrides=overrides).config
     options = generation_options(config, request, root, lock_home=route_home())
     check_skill_references(options.skill_refs, root, _skill_dirs(root, config))
+    prepared = prepare(options)  # unknown skills, sections, context files: a tool error
     load_prices(config.prices).get(config.cloud_model)  # no silent $0: fail before generating
-    _, report = delegate(
-        options,
-        config,
-        command_text=request.command_text(),
-        events=events,
-        include_code=request.include_code,
+    result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
+    result, report = finish(
+        result, config, command_text=request.command_text(), include_code=request.include_code
     )
-    return report
+    if result.status in FAILED_BEFORE_WRITING and not (result.created or result.changed):
+        raise RunFailed(result.message, result.exit_code)
+    if not request.include_code:
+        report.pop("diff", None)  # a dry run's diff is code too
+    return slim_report(report)
+
+
+def slim_report(report: dict[str, Any]) -> dict[str, Any]:
+    """The report without what it repeats: each attempt's verify keeps its verdict but not the
+    command and output tail (the final ones are in ``verify``; each attempt's ``failure`` says
+    why it failed). A failed three-attempt run reads about half as many characters."""
+    attempts = []
+    for attempt in report.get("attempts", []):
+        verify = attempt.get("verify")
+        if isinstance(verify, dict):
+            verdict = {k: v for k, v in verify.items() if k not in ("command", "output_tail")}
+            attempts.append({**attempt, "verify": verdict})
+        else:
+            attempts.append(attempt)
+    return {**report, "attempts": attempts}
+
+
+class RunFailed(RouteError):
+    """A run ended in an error before writing anything; the message says what to do."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def generation_options(
@@ -355,7 +381,7 @@ def generation_options(
         cwd=root,
         model=_configured_model(config),
         context_patterns=request.context_paths,
-        skills_dir=Path(config.skills_dir) if config.skills_dir else None,
+        skills_dir=_skills_dir(root, config),
         max_attempts=config.max_attempts,
         max_output_tokens=config.max_output_tokens,
         temperature=config.temperature,

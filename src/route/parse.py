@@ -56,7 +56,15 @@ from dataclasses import dataclass, field
 
 from route.values import EditBlock, FileBlock, ParsedAnswer
 
-__all__ = ["parse_answer"]
+__all__ = [
+    "PathCandidate",
+    "looks_like_path",
+    "parse_answer",
+    "path_from_comment",
+    "path_from_info",
+    "path_from_line",
+    "path_from_sentence",
+]
 
 _FENCE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 _SEARCH = re.compile(r"^<{5,9} ?SEARCH\s*$")
@@ -119,9 +127,12 @@ SENTENCE_EXTENSIONS = frozenset(
 
 
 @dataclass(frozen=True, slots=True)
-class _Candidate:
+class PathCandidate:
+    """A path found in a line, and whether it came in a strong form (``File:`` or backticks),
+    the only forms in which an unknown extension-less name counts."""
+
     path: str
-    labelled: bool  # came with a "File:" label (or backticks): the strongest line forms
+    labelled: bool
 
 
 @dataclass(slots=True)
@@ -176,7 +187,7 @@ def has_extension(name: str) -> bool:
     )
 
 
-def path_from_line(line: str) -> _Candidate | None:
+def path_from_line(line: str) -> PathCandidate | None:
     """The path a prose line names when the whole line is a (decorated) path, else None."""
     text = line.strip()
     if not text or len(text) > _MAX_CANDIDATE:
@@ -203,7 +214,7 @@ def path_from_line(line: str) -> _Candidate | None:
                 break
         if text == before:
             break
-    return _Candidate(text, labelled) if looks_like_path(text, labelled=labelled) else None
+    return PathCandidate(text, labelled) if looks_like_path(text, labelled=labelled) else None
 
 
 def path_from_sentence(line: str) -> str | None:
@@ -232,7 +243,7 @@ def path_from_info(info: str) -> str | None:
     return None
 
 
-def path_from_comment(line: str) -> _Candidate | None:
+def path_from_comment(line: str) -> PathCandidate | None:
     """A first line such as ``# file: src/x.py`` or ``<!-- src/x.html -->``, else None."""
     text = line.strip()
     if len(text) > _MAX_CANDIDATE or text.startswith("#!"):
@@ -248,10 +259,10 @@ def path_from_comment(line: str) -> _Candidate | None:
     label = _LABEL.match(body)
     if label and label.end() < len(body):
         candidate = body[label.end() :].strip().strip("`")
-        return _Candidate(candidate, True) if looks_like_path(candidate, labelled=True) else None
+        return PathCandidate(candidate, True) if looks_like_path(candidate, labelled=True) else None
     body = body.strip("`")
     if looks_like_path(body) and ("/" in body or has_extension(body)):
-        return _Candidate(body, False)
+        return PathCandidate(body, False)
     return None
 
 
@@ -326,7 +337,7 @@ class _Scanner:
                 index = self._bare_edit(index)
             else:
                 if line.strip():
-                    self.prose = [*self.prose[-2:], line]
+                    self.prose = [*self.prose[-1:], line]
                 index += 1
 
     # ----------------------------------------------------------------- helpers

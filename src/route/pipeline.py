@@ -75,6 +75,14 @@ class GenOptions:
     rollback: bool = False
     lock_home: Path | None = None  # where the project lock lives; None: no lock
     lock_timeout_seconds: float = 900.0
+    # Files (relative to the project root) a whole-file block may replace besides the context
+    # files, e.g. what this task wrote in an earlier batch round.
+    modifiable: tuple[str, ...] = ()
+
+
+WriteGuard = Callable[[WritePlan], WritePlan]
+"""Looks at each attempt's plan just before it is written and may move changes to refusals
+(``route batch`` uses one so two tasks never write the same file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,9 +184,11 @@ def run_generation(
     events: RunEvents | None = None,
     prepared: Prepared | None = None,
     clock: Callable[[], float] = time.time,
+    guard: WriteGuard | None = None,
 ) -> RunResult:
     """Run one delegation end to end and return its result. Never raises ``RouteError`` or
-    ``KeyboardInterrupt``: both become a result with the matching status and exit code."""
+    ``KeyboardInterrupt``: both become a result with the matching status and exit code.
+    ``guard``, when given, sees every attempt's write plan before anything is written."""
     events = events if events is not None else SilentEvents()
     run_id = uuid.uuid4().hex
     started = clock()
@@ -193,7 +203,9 @@ def run_generation(
         state.warnings.extend(prepared.warnings)
         backend = backend_factory()
         state.backend, state.endpoint = backend.name, backend.endpoint
-        status, exit_code, message = _attempts(options, prepared, backend, state, events)
+        status, exit_code, message = _attempts(
+            options, prepared, backend, state, events, guard=guard
+        )
     except KeyboardInterrupt:
         status, exit_code, message = "interrupted", EXIT_INTERRUPTED, "interrupted"
     except BackendError as error:
@@ -232,13 +244,17 @@ def _attempts(
     backend: Backend,
     state: _RunState,
     events: RunEvents,
+    *,
+    guard: WriteGuard | None = None,
 ) -> tuple[RunStatus, int, str]:
     """The attempt loop: generate, write, verify, and repair until verify passes."""
     from route import prompt as prompts
     from route.parse import parse_answer
 
     messages = prepared.prompt.messages
-    context_paths = frozenset(item.path for item in prepared.context)
+    context_paths = frozenset(item.path for item in prepared.context) | frozenset(
+        options.modifiable
+    )
     last_failure = ""
     for number in range(1, options.max_attempts + 1):
         events.attempt_started(number, options.max_attempts)
@@ -258,6 +274,8 @@ def _attempts(
         events.generation_finished(completion)
         parsed = parse_answer(completion.text)
         plan = _plan(options, parsed, context_paths | state.written_paths)
+        if guard is not None:
+            plan = guard(plan)
         state.refused.extend(plan.refusals)
         draft = Attempt(number, completion, parsed, plan, written=False, verify=None)
         attempt, failure = _write_and_verify(options, plan, draft, state, events)

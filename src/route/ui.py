@@ -353,3 +353,213 @@ class PullProgressView:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+# --------------------------------------------------------------------------- route batch
+
+
+BATCH_FINISHED_STATES = frozenset(
+    {
+        "success",
+        "dry_run",
+        "verify_failed",
+        "no_files",
+        "refused",
+        "backend_error",
+        "interrupted",
+        "error",
+        "skipped",
+    }
+)
+
+
+class BatchView:
+    """Shows a batch as it runs: one line per task (state, tokens, tokens/s) and an overall
+    bar, redrawn in place on a terminal at most ten times a second. Without ``live`` it writes
+    one plain line per finished task instead. Safe to call from several threads."""
+
+    def __init__(
+        self,
+        task_ids: Sequence[str],
+        *,
+        stream: TextIO | None = None,
+        live: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        import threading
+
+        self._stream = stream if stream is not None else sys.stderr
+        self._live = live
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._started = clock()
+        self._order = list(task_ids)
+        self._width = max((len(task_id) for task_id in task_ids), default=1)
+        self._states = dict.fromkeys(task_ids, "queued")
+        self._details = dict.fromkeys(task_ids, "")
+        self._chunks = dict.fromkeys(task_ids, 0)
+        self._tokens = dict.fromkeys(task_ids, 0)
+        self._rates = dict.fromkeys(task_ids, 0.0)
+        self._generation_started = dict.fromkeys(task_ids, clock())
+        self._notices: list[str] = []
+        self._drawn_lines = 0
+        self._last_draw = 0.0
+
+    # BatchEvents ---------------------------------------------------------------------------
+    def task_state(self, task_id: str, state: str, detail: str) -> None:
+        with self._lock:
+            if state == "generating" and self._states.get(task_id) != "generating":
+                self._generation_started[task_id] = self._clock()
+                self._chunks[task_id] = 0
+            self._states[task_id] = state
+            self._details[task_id] = " ".join(detail.split())
+            if not self._live and state in BATCH_FINISHED_STATES:
+                self._write(f"route batch: {task_id}: {state} — {self._details[task_id]}\n")
+            self._draw(force=True)
+
+    def task_chunk(self, task_id: str) -> None:
+        with self._lock:
+            self._chunks[task_id] = self._chunks.get(task_id, 0) + 1
+            self._draw(force=False)
+
+    def task_tokens(self, task_id: str, output_tokens: int, tokens_per_second: float) -> None:
+        with self._lock:
+            self._tokens[task_id] = self._tokens.get(task_id, 0) + output_tokens
+            self._rates[task_id] = tokens_per_second
+            self._chunks[task_id] = 0
+            self._draw(force=True)
+
+    def notice(self, message: str) -> None:
+        with self._lock:
+            if self._live:
+                self._notices.append(message)
+                self._draw(force=True)
+            else:
+                self._write(f"route batch: {message}\n")
+
+    def close(self) -> None:
+        """Draw the final state once more and leave it on the screen."""
+        with self._lock:
+            self._draw(force=True)
+
+    # drawing -----------------------------------------------------------------------------
+    def lines(self) -> list[str]:
+        """The task lines and the overall bar, as drawn (no colours)."""
+        now = self._clock()
+        lines = [self._task_line(task_id, now) for task_id in self._order]
+        finished = sum(1 for state in self._states.values() if state in BATCH_FINISHED_STATES)
+        total = len(self._order)
+        width = 24
+        filled = width * finished // total if total else width
+        tokens = sum(self._tokens.values()) + sum(self._chunks.values())
+        elapsed = now - self._started
+        rate = tokens / elapsed if elapsed > 0 else 0.0
+        lines.append(
+            f"[{'#' * filled}{'.' * (width - filled)}] {finished}/{total} tasks · "
+            f"~{tokens} tokens · {rate:.1f} tok/s overall · {elapsed:.1f} s"
+        )
+        return lines
+
+    def _task_line(self, task_id: str, now: float) -> str:
+        state = self._states.get(task_id, "")
+        if state == "generating":
+            chunks = self._chunks.get(task_id, 0)
+            elapsed = now - self._generation_started.get(task_id, now)
+            rate = chunks / elapsed if elapsed > 0 else 0.0
+            figures = f"~{self._tokens.get(task_id, 0) + chunks} tokens · {rate:.1f} tok/s"
+        else:
+            figures = (
+                f"{self._tokens.get(task_id, 0)} tokens · {self._rates.get(task_id, 0):.1f} tok/s"
+            )
+        detail = self._details.get(task_id, "")
+        text = f"  {task_id.ljust(self._width)}  {state:<13} {figures}"
+        return f"{text} · {detail}" if detail else text
+
+    def _draw(self, *, force: bool) -> None:
+        if not self._live:
+            return
+        now = self._clock()
+        if not force and now - self._last_draw < 0.1:
+            return
+        self._last_draw = now
+        parts: list[str] = []
+        if self._drawn_lines:
+            parts.append(f"\x1b[{self._drawn_lines}F\x1b[J")
+        parts.extend(f"{notice}\n" for notice in self._notices)
+        self._notices.clear()
+        lines = self.lines()
+        parts.extend(f"\x1b[2K{line[:200]}\n" for line in lines)
+        self._drawn_lines = len(lines)
+        self._write("".join(parts))
+
+    def _write(self, text: str) -> None:
+        self._stream.write(text)
+        self._stream.flush()
+
+
+def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) -> None:
+    """The end-of-batch report from ``route.batch.batch_to_dict``: one line per task, the
+    verify rounds, failover, and the combined cost table (on stderr)."""
+    lines = [f"route batch: {report['status']} — {report['message']}"]
+    for task in report["tasks"]:
+        files = task.get("files") or {}
+        written = [*files.get("created", []), *files.get("changed", [])]
+        tokens = task.get("tokens") or {}
+        where = f" on {task['endpoint_name']}" if task.get("endpoint_name") else ""
+        lines.append(
+            f"  {task['id']}: {task['status']}{where} · {tokens.get('output', 0)} tokens · "
+            f"{', '.join(written) or 'no files'}"
+        )
+        if task["status"] not in ("success", "dry_run"):
+            lines.append(f"      {task['message']}")
+        for refusal in files.get("refused", []):
+            lines.append(f"      refused {refusal['path']} — {refusal['reason']}")
+    for verify in report["verify_rounds"]:
+        if verify.get("skipped"):
+            lines.append(f"  verify round {verify['round']}: skipped ({verify['skipped']})")
+            continue
+        verdict = "passed" if verify["passed"] else f"failed (exit {verify['exit_code']})"
+        repair = f"; repair: {', '.join(verify['repair'])}" if verify["repair"] else ""
+        lines.append(f"  verify round {verify['round']}: `{verify['command']}` {verdict}{repair}")
+    last = report["verify_rounds"][-1] if report["verify_rounds"] else None
+    if last is not None and not last["passed"] and last.get("output_tail"):
+        lines.append("  last verify output:")
+        lines.extend(f"    {line}" for line in last["output_tail"].splitlines()[-15:])
+    lines.extend(f"  failover: {note}" for note in report["failover"])
+    print_text("\n".join(lines), err=True)
+    cost = report["cost"]
+    tokens = report["tokens"]
+    rows = [
+        [
+            "local",
+            f"{tokens['prompt']} in / {tokens['output']} out (server count)",
+            f"{report['duration_seconds']:.1f} s, {report['tokens_per_second']:.1f} tok/s",
+            "$0 API",
+        ]
+    ]
+    if cost is not None:
+        rows.append(
+            [
+                f"{cost['cloud_model']} without route",
+                f"~{cost['cloud_input_tokens']} in / ~{cost['cloud_output_tokens']} out",
+                "estimate",
+                f"${cost['cloud_only_dollars']:.4f}",
+            ]
+        )
+        rows.append(
+            ["hand-off (plan + summary)", "", "estimate", f"${cost['handoff_dollars']:.4f}"]
+        )
+        rows.append(
+            [
+                "net saving",
+                "",
+                f"prices {cost['prices_date']}",
+                f"${cost['net_saving_dollars']:.4f} ({cost['net_saving_percent']:.0f}%)",
+            ]
+        )
+    _print_table_to_stderr(
+        "batch cost (cloud figures are estimates)", ["", "tokens", "time", "$"], rows, plain
+    )
+    print_text(
+        f"  ledger: batch {report['batch_id'][:8]} ({len(report['tasks'])} task rows)", err=True
+    )

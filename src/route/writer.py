@@ -50,7 +50,7 @@ from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from route.errors import UsageError
+from route.errors import UsageError, WriteConflict, WriteFailed
 from route.values import (
     ChangeKind,
     EditBlock,
@@ -119,14 +119,6 @@ _GIT_NAMES = frozenset({".git", "git~1"})
 _LOOKALIKE_WORDS = ("SOLIDUS", "SLASH", "FULL STOP", "DOT LEADER", "DOT OPERATOR", "ONE DOT")
 _HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 _TEMPORARY_PREFIX = ".route-"
-
-
-class WriteConflict(UsageError):
-    """A file changed on disk between planning and writing; nothing was written."""
-
-
-class WriteFailed(UsageError):
-    """Writing (or restoring) a file failed; what was written has been put back."""
 
 
 # --------------------------------------------------------------------------- paths
@@ -428,13 +420,21 @@ def _project_root(root: Path) -> Path:
 
 
 def _check_names(planner: _Planner) -> None:
-    """Fail the attempt on case-only collisions and on a file used as a directory."""
+    """Fail the attempt on case-only collisions, two names for one file (through a link), and
+    a file used as a directory."""
     names: dict[str, str] = {}
     for relative in planner.texts:
         other = names.setdefault(relative.casefold(), relative)
         if other != relative:
             planner.failures.append(
                 f"{other} and {relative} differ only by case: use one name for one file"
+            )
+    real_names: dict[str, str] = {}
+    for relative in planner.texts:
+        other = real_names.setdefault(planner.targets[relative].resolved, relative)
+        if other != relative:
+            planner.failures.append(
+                f"{other} and {relative} are the same file (through a symbolic link): use one name"
             )
     for folded, relative in names.items():
         for prefix in _prefixes(folded)[1:]:

@@ -83,6 +83,7 @@ STATUS_LINE = re.compile(
     r"^(── attempt \d+/\d+|   (\d+ prompt \+ \d+ output tokens|verifying: |refused |✗ |✓ )"
     r"|route: )"
 )
+STATUS_DRAW = re.compile(r"\x1b\[2m.*?\x1b\[0m")  # the dim, redrawn progress line
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]|\r")
 
 
@@ -181,7 +182,7 @@ def ledger_rows(home: Path) -> list[Any]:
 
 def streamed_text(output: str) -> str:
     """What the live view streamed, without its own status lines."""
-    lines = ANSI.sub("", output).splitlines()
+    lines = ANSI.sub("", STATUS_DRAW.sub("", output)).splitlines()
     return "\n".join(line for line in lines if not STATUS_LINE.match(line))
 
 

@@ -1,0 +1,222 @@
+"""Streaming overhead: `route gen --no-verify` against a bare httpx loop on the same fast stream.
+
+For each size (1,000 to 100,000 tokens) the fast loopback NDJSON server streams the answer; three
+clients read it, each as a fresh process timed from start to exit: the bare loop
+(bench/bare_stream.py), `route gen --quiet` (no live display) and `route gen` with the live
+display on (ROUTE_FORCE_TERMINAL=1, output discarded so no terminal emulator is measured). Each
+(client, size) gets one untimed warm-up run, then the median of ``repetitions`` runs is kept.
+Throughput is the marginal rate 1 / slope of a least-squares line through (tokens, seconds),
+so interpreter start-up does not count; linearity is checked on the same points. The peak
+resident memory of `route gen` at the largest size is recorded too.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.common import (
+    REPOSITORY_ROOT,
+    BenchError,
+    Goal,
+    Measured,
+    PartResult,
+    copy_example,
+    load_average,
+    measure,
+    route_command,
+    route_environment,
+    venv_python,
+)
+from bench.servers import MODEL, FastOllamaServer
+from bench.stats import is_linear, linear_fit, median, ratio, slope_growth
+
+DEFAULT_SIZES = (1_000, 5_000, 20_000, 50_000, 100_000)
+CLIENTS = ("bare", "route_quiet", "route_live")
+GOAL_LIVE_TOKENS_PER_SECOND = 20_000
+GOAL_QUIET_OVER_BARE = 1.10
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingSettings:
+    sizes: tuple[int, ...] = DEFAULT_SIZES
+    repetitions: int = 3
+
+
+def bare_command(url: str, tokens: int) -> list[str]:
+    return [venv_python(), str(REPOSITORY_ROOT / "bench" / "bare_stream.py"), url, str(tokens)]
+
+
+def route_gen_command(url: str, tokens: int, *, live: bool) -> list[str]:
+    command = [
+        *route_command(),
+        "gen",
+        "write the generated module",
+        "--skill",
+        "scaffold#3",
+        "--backend",
+        "ollama",
+        "--host",
+        url,
+        "--model",
+        MODEL,
+        "--no-verify",
+        "--force",
+        "--max-attempts",
+        "1",
+        "--max-output-tokens",
+        str(tokens),
+    ]
+    return command if live else [*command, "--quiet"]
+
+
+def _check(measured: Measured, client: str, tokens: int) -> Measured:
+    if measured.exit_code != 0:
+        raise BenchError(
+            f"{client} at {tokens} tokens exited with {measured.exit_code}: "
+            f"{measured.stderr[-500:]!r}"
+        )
+    if client == "bare":
+        pieces = json.loads(measured.stdout)["pieces"]
+        if pieces != tokens:
+            raise BenchError(f"the bare loop read {pieces} pieces, expected {tokens}")
+    return measured
+
+
+def _run_once(url: str, client: str, tokens: int, project: Path, home: Path) -> Measured:
+    if client == "bare":
+        return _check(measure(bare_command(url, tokens)), client, tokens)
+    live = client == "route_live"
+    extra = {"ROUTE_FORCE_TERMINAL": "1"} if live else {}
+    environment = route_environment(home, extra)
+    measured = measure(
+        route_gen_command(url, tokens, live=live),
+        cwd=project,
+        environment=environment,
+        discard_output=live,  # the live text goes nowhere: route's cost, not a terminal's
+    )
+    return _check(measured, client, tokens)
+
+
+def _validate_route_output(url: str, tokens: int, project: Path, home: Path) -> None:
+    """One --json run: route must count every token and write the streamed file."""
+    command = [*route_gen_command(url, tokens, live=False), "--json"]
+    result = measure(command, cwd=project, environment=route_environment(home)).json()
+    if result.get("status") != "success" or result["tokens"]["output"] != tokens:
+        raise BenchError(f"route did not read the {tokens}-token stream: {result}")
+
+
+def measure_sizes(settings: StreamingSettings) -> dict[str, dict[int, list[Measured]]]:
+    """Every client's runs at every size (warm-up runs are not kept)."""
+    runs: dict[str, dict[int, list[Measured]]] = {client: {} for client in CLIENTS}
+    with FastOllamaServer() as server, tempfile.TemporaryDirectory() as temporary:
+        workspace = Path(temporary)
+        project = copy_example(workspace / "projects-api")
+        home = workspace / "route-home"
+        _validate_route_output(server.url, settings.sizes[0], project, home)
+        for tokens in settings.sizes:
+            for client in CLIENTS:
+                _run_once(server.url, client, tokens, project, home)  # warm-up
+                runs[client][tokens] = [
+                    _run_once(server.url, client, tokens, project, home)
+                    for _ in range(settings.repetitions)
+                ]
+    return runs
+
+
+def _medians(runs: dict[int, list[Measured]]) -> dict[int, float]:
+    return {tokens: median([run.seconds for run in measured]) for tokens, measured in runs.items()}
+
+
+def summarize(runs: dict[str, dict[int, list[Measured]]], sizes: Sequence[int]) -> PartResult:
+    medians = {client: _medians(runs[client]) for client in CLIENTS}
+    xs = [float(size) for size in sizes]
+    fits = {client: linear_fit(xs, [medians[client][size] for size in sizes]) for client in CLIENTS}
+    rates = {client: ratio(1.0, fits[client].slope) for client in CLIENTS}
+    rows: list[tuple[object, ...]] = []
+    for size in sizes:
+        bare = medians["bare"][size]
+        quiet = medians["route_quiet"][size]
+        live = medians["route_live"][size]
+        rows.append((size, bare, quiet, live, ratio(quiet, bare), ratio(live, bare)))
+    largest = max(sizes)
+    peak = {
+        client: max(run.max_rss_megabytes for run in runs[client][largest])
+        for client in CLIENTS
+    }
+    slope_ratio = ratio(fits["route_quiet"].slope, fits["bare"].slope)
+    largest_ratio = ratio(medians["route_quiet"][largest], medians["bare"][largest])
+    live_rate = rates["route_live"]
+    linear = {
+        client: is_linear(xs, [medians[client][size] for size in sizes]) for client in CLIENTS
+    }
+    goals = (
+        Goal(
+            f"route handles >= {GOAL_LIVE_TOKENS_PER_SECOND:,} tokens/s with the live display",
+            f"{live_rate:,.0f} tokens/s marginal" if live_rate else "—",
+            None if live_rate is None else live_rate >= GOAL_LIVE_TOKENS_PER_SECOND,
+        ),
+        Goal(
+            "route (no display) wall time within 10 % of the bare loop",
+            f"x{largest_ratio:.2f} wall at {largest:,} tokens; x{slope_ratio:.2f} per token"
+            if largest_ratio and slope_ratio
+            else "—",
+            None if largest_ratio is None else largest_ratio <= GOAL_QUIET_OVER_BARE,
+        ),
+        Goal(
+            "cost grows linearly from 1,000 to 100,000 tokens",
+            ", ".join(
+                f"{client}: R²={fits[client].r_squared:.3f}, growth "
+                f"x{slope_growth(xs, [medians[client][s] for s in sizes]) or 0:.2f}"
+                for client in ("route_quiet", "route_live")
+            ),
+            linear["route_quiet"] and linear["route_live"],
+        ),
+    )
+    notes = (
+        "seconds are medians of whole processes (start to exit); ratios are against the bare "
+        "httpx loop measured in the same run",
+        "marginal tokens/s = 1 / slope of the least-squares line: "
+        + ", ".join(f"{client} {rates[client] or 0:,.0f}" for client in CLIENTS),
+        f"peak RSS at {largest:,} tokens (MB): "
+        + ", ".join(f"{client} {peak[client]:.1f}" for client in CLIENTS),
+    )
+    return PartResult(
+        name="streaming",
+        title="Streaming overhead (loopback NDJSON, seconds per whole process)",
+        headers=("tokens", "bare s", "route quiet s", "route live s", "quiet/bare", "live/bare"),
+        rows=tuple(rows),
+        goals=goals,
+        notes=notes,
+        data={
+            "medians_seconds": {c: {str(k): v for k, v in medians[c].items()} for c in CLIENTS},
+            "fits": {
+                c: {"intercept": f.intercept, "slope": f.slope, "r_squared": f.r_squared}
+                for c, f in fits.items()
+            },
+            "marginal_tokens_per_second": rates,
+            "linear": linear,
+            "peak_rss_megabytes_at_largest": peak,
+            "largest_tokens": largest,
+        },
+    )
+
+
+def run(settings: StreamingSettings | None = None) -> PartResult:
+    settings = settings or StreamingSettings()
+    load_before = load_average()
+    runs = measure_sizes(settings)
+    result = summarize(runs, settings.sizes)
+    load_note = f"load average (1 min) before/after: {load_before} / {load_average()}"
+    return PartResult(
+        name=result.name,
+        title=result.title,
+        headers=result.headers,
+        rows=result.rows,
+        goals=result.goals,
+        notes=(*result.notes, load_note),
+        data=result.data,
+    )

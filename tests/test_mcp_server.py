@@ -1,0 +1,552 @@
+"""`route mcp` through the SDK's own client, in process, over JSON-RPC streams (the stdio wire
+format), against a loopback fake Ollama server and a temporary copy of examples/projects-api."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from mcp import Client, StdioServerParameters
+from mcp.types import CallToolResult, TextContent
+
+from route.cli.mcp import project_root, require_mcp_sdk
+from route.errors import UsageError
+from route.hardware import Gpu, Hardware
+from route.ledger import Ledger
+from route.mcp_server import (
+    GenerateRequest,
+    ProgressEvents,
+    ServerSettings,
+    build_server,
+    check_skill_references,
+)
+from tests.conftest import EXAMPLE_PROJECT
+from tests.servers import FakeModelServer, free_port
+
+MODEL = "qwen2.5-coder:7b"
+SERVICE = "app/services/project_service.py"
+GOOD_SERVICE = f'''{SERVICE}
+```python
+"""Business rules for projects."""
+
+
+def list_projects() -> list[str]:
+    return []
+```
+'''
+UNUSED_IMPORT_SERVICE = f'''{SERVICE}
+```python
+"""Business rules for projects."""
+
+import os
+
+
+def list_projects() -> list[str]:
+    return []
+```
+'''
+ESCAPING_ANSWER = """../escaped.py
+```python
+print("outside")
+```
+
+Makefile
+```make
+verify:
+\ttrue
+```
+"""
+TOOL_NAMES = {"generate", "list_skills", "show_skill", "recommend_models", "cost_summary"}
+WORKSTATION = Hardware(
+    gpus=(Gpu("nvidia", "NVIDIA GeForce RTX 4090", 24 * 10**9),),
+    ram_total_bytes=64 * 10**9,
+    ram_available_bytes=48 * 10**9,
+)
+
+Progress = list[tuple[float, float | None, str | None]]
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    copy = tmp_path / "projects-api"
+    shutil.copytree(
+        EXAMPLE_PROJECT,
+        copy,
+        ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", ".ruff_cache"),
+    )
+    return copy
+
+
+@pytest.fixture
+def server() -> Any:
+    with FakeModelServer(mode="ollama", models=[MODEL]) as fake:
+        yield fake
+
+
+def configure(project: Path, host: str, **extra: object) -> None:
+    """route.yaml pointing at ``host``, verifying with this interpreter."""
+    settings: dict[str, object] = {
+        "host": host,
+        "model": MODEL,
+        "verify_command": f"make verify PYTHON={sys.executable}",
+        **extra,
+    }
+    (project / "route.yaml").write_text(json.dumps(settings))
+
+
+def settings_for(project: Path, **changes: Any) -> ServerSettings:
+    return ServerSettings(project_root=project, detect_hardware=lambda: WORKSTATION, **changes)
+
+
+def call(
+    project: Path,
+    name: str,
+    arguments: dict[str, Any] | None = None,
+    *,
+    settings: ServerSettings | None = None,
+    progress: Progress | None = None,
+) -> CallToolResult:
+    """Call one tool through an in-process MCP client session (legacy JSON-RPC handshake)."""
+    server = build_server(settings or settings_for(project))
+
+    async def record(value: float, total: float | None, message: str | None) -> None:
+        if progress is not None:
+            progress.append((value, total, message))
+
+    async def main() -> CallToolResult:
+        async with Client(server, mode="legacy") as client:
+            return await client.call_tool(name, arguments or {}, progress_callback=record)
+
+    return anyio.run(main)
+
+
+def text_of(result: CallToolResult) -> str:
+    assert len(result.content) == 1
+    block = result.content[0]
+    assert isinstance(block, TextContent)
+    return block.text
+
+
+def payload(result: CallToolResult) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads(text_of(result))
+    return data
+
+
+def snapshot(root: Path) -> dict[str, bytes]:
+    return {
+        path.relative_to(root).as_posix(): path.read_bytes()
+        for path in sorted(root.rglob("*"))
+        if path.is_file() and "__pycache__" not in path.parts and ".pytest_cache" not in path.parts
+    }
+
+
+# --------------------------------------------------------------------------- tool listing
+
+
+def test_the_server_offers_five_tools_with_the_generate_arguments(project: Path) -> None:
+    server = build_server(settings_for(project))
+
+    async def main() -> Any:
+        async with Client(server, mode="legacy") as client:
+            return await client.list_tools()
+
+    tools = {tool.name: tool for tool in anyio.run(main).tools}
+
+    assert set(tools) == TOOL_NAMES
+    generate = tools["generate"].input_schema
+    assert generate["required"] == ["task"]
+    assert set(generate["properties"]) == {
+        "task",
+        "skill",
+        "context_paths",
+        "verify",
+        "max_attempts",
+        "model",
+        "dry_run",
+        "include_code",
+    }
+    assert "context" not in generate["properties"]  # the SDK's Context is injected, not asked
+
+
+# --------------------------------------------------------------------------- generate
+
+
+def test_generate_writes_verifies_and_returns_the_compact_result_with_progress(
+    project: Path, server: FakeModelServer, route_home: Path
+) -> None:
+    configure(project, server.url)
+    server.enqueue(GOOD_SERVICE)
+    progress: Progress = []
+    settings = settings_for(project, progress_interval_seconds=0.0)
+
+    result = call(
+        project,
+        "generate",
+        {"task": "service for Projects", "skill": "scaffold#3"},
+        settings=settings,
+        progress=progress,
+    )
+
+    assert result.is_error is False
+    report = payload(result)
+    assert report["status"] == "success"
+    assert report["exit_code"] == 0
+    assert report["files"] == {"created": [SERVICE], "changed": [], "refused": []}
+    assert report["verify"]["passed"] is True
+    assert report["tokens"]["output"] > 0
+    assert report["cost"]["estimate"] is True
+    assert "code" not in report
+    assert "list_projects" not in text_of(result)  # the code never reaches the orchestrator
+    assert (project / SERVICE).read_text().startswith('"""Business rules for projects."""')
+    # The answer is one line of compact JSON: every character costs the orchestrator.
+    assert len(text_of(result)) < 2000
+    assert "\n" not in text_of(result)
+    assert ": " not in text_of(result).replace(report["message"], "")
+
+    values = [value for value, _, _ in progress]
+    messages = [message or "" for _, _, message in progress]
+    assert values == sorted(set(values)), "progress must strictly increase"
+    assert any("tokens/s" in message for message in messages)
+    assert any("running make verify" in message for message in messages)
+    assert messages[0] == "attempt 1/3: generating"
+
+    with Ledger.open(route_home / "ledger.sqlite3") as ledger:
+        rows = ledger.runs(since=None, until=None, project=None, limit=None)
+    assert [row.run_id for row in rows] == [report["run_id"]]
+    assert rows[0].project == str(project.resolve())
+    command = (
+        '{"name":"generate","arguments":{"task":"service for Projects","skill":["scaffold#3"]}}'
+    )
+    assert rows[0].handoff_output_characters == len(command)
+
+
+def test_generate_with_include_code_returns_the_files_text(
+    project: Path, server: FakeModelServer
+) -> None:
+    configure(project, server.url)
+    server.enqueue(GOOD_SERVICE)
+
+    result = call(
+        project,
+        "generate",
+        {"task": "service for Projects", "skill": ["scaffold#3"], "include_code": True},
+    )
+
+    report = payload(result)
+    assert report["status"] == "success"
+    assert report["code"][SERVICE] == (project / SERVICE).read_text()
+
+
+def test_a_verify_failure_returns_the_tail_and_is_marked_as_an_error(
+    project: Path, server: FakeModelServer
+) -> None:
+    configure(project, server.url)
+    server.enqueue(UNUSED_IMPORT_SERVICE)
+    server.enqueue(UNUSED_IMPORT_SERVICE)
+
+    result = call(
+        project,
+        "generate",
+        {"task": "service for Projects", "skill": "scaffold#3", "max_attempts": 2},
+    )
+
+    assert result.is_error is True
+    report = payload(result)
+    assert report["status"] == "verify_failed"
+    assert report["exit_code"] == 1
+    assert report["files"]["created"] == [SERVICE]
+    assert report["verify"]["passed"] is False
+    assert "F401" in report["verify"]["output_tail"]
+    assert [attempt["number"] for attempt in report["attempts"]] == [1, 2]
+    assert [attempt["verify"]["passed"] for attempt in report["attempts"]] == [False, False]
+    # The verify output is read once: the final tail, not one per attempt.
+    assert text_of(result).count("imported but unused") == 1
+    # The repair round sent the verify output back to the local model.
+    assert "F401" in server.requests[1]["messages"][-1]["content"]
+
+
+def test_an_unsafe_answer_is_refused_and_nothing_is_written_outside_or_protected(
+    project: Path, server: FakeModelServer
+) -> None:
+    configure(project, server.url)
+    for _ in range(3):
+        server.enqueue(ESCAPING_ANSWER)
+    before = snapshot(project.parent)
+
+    result = call(project, "generate", {"task": "service for Projects", "skill": "scaffold#3"})
+
+    assert result.is_error is True
+    report = payload(result)
+    assert report["status"] == "refused"
+    assert report["exit_code"] == 4
+    assert {item["path"] for item in report["files"]["refused"]} == {"../escaped.py", "Makefile"}
+    assert not (project.parent / "escaped.py").exists()
+    after = snapshot(project.parent)
+    assert {path for path in after if before.get(path) != after[path]} == set()
+
+
+def test_a_dry_run_writes_nothing_and_returns_no_diff_without_include_code(
+    project: Path, server: FakeModelServer
+) -> None:
+    configure(project, server.url)
+    server.enqueue(GOOD_SERVICE)
+    before = snapshot(project)
+
+    result = call(
+        project,
+        "generate",
+        {"task": "service for Projects", "skill": "scaffold#3", "dry_run": True},
+    )
+
+    report = payload(result)
+    assert report["status"] == "dry_run"
+    assert "diff" not in report
+    assert "code" not in report
+    assert snapshot(project) == before
+
+
+def test_server_down_is_a_tool_error_with_the_cli_message(project: Path) -> None:
+    configure(project, f"http://127.0.0.1:{free_port()}")
+
+    result = call(project, "generate", {"task": "service for Projects", "skill": "scaffold#3"})
+
+    assert result.is_error is True
+    message = text_of(result)
+    assert "not reachable" in message
+    assert "ollama serve" in message
+    assert not (project / SERVICE).exists()
+
+
+@pytest.mark.parametrize(
+    ("arguments", "expected"),
+    [
+        ({"task": "service", "skill": "nope#1"}, "no skill named 'nope'"),
+        ({"task": "service", "skill": "scaffold#99"}, "scaffold"),
+        ({"task": "service", "context_paths": ["../outside.py"]}, "outside.py"),
+        ({"task": "service", "skill": "../elsewhere/SKILL.md#1"}, "points outside the project"),
+        ({"task": "  ", "skill": "scaffold#3"}, "the task is empty"),
+        ({"task": "service"}, "give the model something to follow"),
+        ({"task": "service", "skill": "scaffold#3", "max_attempts": 0}, "max_attempts"),
+    ],
+)
+def test_bad_requests_are_tool_errors_before_any_generation(
+    project: Path, server: FakeModelServer, arguments: dict[str, Any], expected: str
+) -> None:
+    configure(project, server.url)
+    (project.parent / "outside.py").write_text("SECRET = 1\n")
+    elsewhere = project.parent / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "SKILL.md").write_text("# Elsewhere\n\n## 1. Rule\n\nText.\n")
+
+    result = call(project, "generate", arguments)
+
+    assert result.is_error is True
+    assert expected in text_of(result)
+    assert server.requests == []  # the model was never asked
+
+
+# --------------------------------------------------------------------------- skills
+
+
+def test_list_skills_names_each_skill_with_its_sections(project: Path) -> None:
+    result = call(project, "list_skills")
+
+    assert result.is_error is False
+    skills = {skill["name"]: skill for skill in payload(result)["skills"]}
+    scaffold = skills["scaffold"]
+    assert scaffold["path"] == ".skills/scaffold/SKILL.md"
+    assert scaffold["sections"][:3] == ["1. Model", "2. Schema", "3. Service Layer"]
+    assert scaffold["description"].startswith("Conventions and file templates")
+
+
+def test_show_skill_returns_the_text_sent_and_its_estimate(project: Path) -> None:
+    result = call(project, "show_skill", {"ref": "scaffold#3"})
+
+    excerpt = payload(result)
+    assert excerpt["skill"] == "scaffold"
+    assert excerpt["sections"] == ["3. Service Layer"]
+    assert "## 3. Service Layer" in excerpt["text"]
+    assert "## 4. Routes" not in excerpt["text"]
+    assert excerpt["estimated_tokens"] > 100
+
+
+def test_show_skill_errors_list_what_exists(project: Path) -> None:
+    result = call(project, "show_skill", {"ref": "scaffold#99"})
+
+    assert result.is_error is True
+    assert "3" in text_of(result)
+    assert "service-layer" in text_of(result)
+
+
+# --------------------------------------------------------------------------- models and costs
+
+
+def test_recommend_models_ranks_for_the_given_hardware_and_marks_installed(
+    project: Path, server: FakeModelServer
+) -> None:
+    configure(project, server.url)
+
+    result = call(project, "recommend_models", {"context": 16384})
+
+    data = payload(result)
+    assert data["hardware"]["gpus"] == [{"name": "NVIDIA GeForce RTX 4090", "memory_gb": 24.0}]
+    assert data["installed_known"] is True
+    assert data["top"] is not None
+    assert 0 < len(data["models"]) <= 5
+    assert all(model["fit"] != "does_not_fit" for model in data["models"])
+    installed = {model["tag"] for model in data["models"] if model["installed"]}
+    assert installed <= {MODEL}
+
+
+def test_recommend_models_without_a_server_still_ranks(project: Path) -> None:
+    configure(project, f"http://127.0.0.1:{free_port()}")
+
+    data = payload(call(project, "recommend_models"))
+
+    assert data["installed_known"] is False
+    assert "not reachable" in data["installed_problem"]
+    assert data["models"]
+
+
+def test_cost_summary_counts_this_projects_runs(project: Path, server: FakeModelServer) -> None:
+    configure(project, server.url)
+    server.enqueue(GOOD_SERVICE)
+    call(project, "generate", {"task": "service for Projects", "skill": "scaffold#3"})
+
+    summary = payload(call(project, "cost_summary", {"since": "7d", "by": "status"}))
+    elsewhere = payload(call(project.parent, "cost_summary", {"since": "all"}))
+    everywhere = payload(call(project.parent, "cost_summary", {"all_projects": True}))
+
+    assert summary["total"]["runs"] == 1
+    assert summary["total"]["succeeded"] == 1
+    assert summary["total"]["output_tokens"] > 0
+    assert [group["key"] for group in summary["groups"]] == ["success"]
+    assert summary["estimate"] is True
+    assert elsewhere["total"]["runs"] == 0
+    assert everywhere["total"]["runs"] == 1
+
+
+def test_cost_summary_rejects_an_unknown_grouping(project: Path) -> None:
+    result = call(project, "cost_summary", {"by": "colour"})
+
+    assert result.is_error is True
+    assert "cannot group by 'colour'" in text_of(result)
+
+
+# --------------------------------------------------------------------------- units
+
+
+class StepClock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_progress_is_throttled_while_text_streams_and_always_increases() -> None:
+    sent: list[tuple[float, str]] = []
+    clock = StepClock()
+    events = ProgressEvents(lambda value, message: sent.append((value, message)), clock=clock)
+
+    events.attempt_started(1, 2)
+    for _ in range(10):  # ten chunks within a second of the last notification: none sent
+        clock.now += 0.05
+        events.text("abc")
+    clock.now += 1.0
+    events.text("def")  # a second later: one
+    clock.now += 0.5
+    events.text("ghi")  # half a second after that: none
+    events.verify_started("make verify")  # steps are always sent
+
+    messages = [message for _, message in sent]
+    assert messages == [
+        "attempt 1/2: generating",
+        "attempt 1/2: 11 tokens, 7.3 tokens/s",
+        "attempt 1/2: running make verify",
+    ]
+    values = [value for value, _ in sent]
+    assert values == sorted(set(values))
+
+
+def test_generate_request_command_text_is_what_the_orchestrator_wrote() -> None:
+    request = GenerateRequest(task="service", skills=("scaffold#3",), dry_run=True)
+
+    assert json.loads(request.command_text()) == {
+        "name": "generate",
+        "arguments": {"task": "service", "skill": ["scaffold#3"], "dry_run": True},
+    }
+
+
+def test_skill_paths_inside_the_project_or_skill_folders_are_accepted(tmp_path: Path) -> None:
+    skills = tmp_path / "home-skills"
+    skills.mkdir()
+
+    check_skill_references(
+        ("scaffold#1", ".skills/scaffold/SKILL.md#2", f"{skills}/x/SKILL.md#1"),
+        tmp_path,
+        (skills,),
+    )
+    with pytest.raises(UsageError, match="points outside the project"):
+        check_skill_references(("/etc/SKILL.md#1",), tmp_path / "project", (skills,))
+
+
+# --------------------------------------------------------------------------- the real stdio
+
+
+def test_route_mcp_serves_over_stdio_and_prints_nothing_else_on_stdout(
+    project: Path, server: FakeModelServer, route_home: Path
+) -> None:
+    """The command itself, in a child process: stdout carries only protocol messages, even
+    while verify runs and the model streams."""
+    configure(project, server.url)
+    server.enqueue(GOOD_SERVICE)
+    launch = "from route.cli.mcp import command; command(project=None)"
+    parameters = StdioServerParameters(
+        command=sys.executable,
+        args=["-c", launch],
+        cwd=project,
+        env={"ROUTE_HOME": str(route_home)},
+    )
+    progress: Progress = []
+
+    async def record(value: float, total: float | None, message: str | None) -> None:
+        progress.append((value, total, message))
+
+    async def main() -> tuple[set[str], CallToolResult]:
+        async with Client(parameters) as client:
+            tools = await client.list_tools()
+            result = await client.call_tool(
+                "generate",
+                {"task": "service for Projects", "skill": "scaffold#3"},
+                progress_callback=record,
+            )
+            return {tool.name for tool in tools.tools}, result
+
+    names, result = anyio.run(main)
+
+    assert names == TOOL_NAMES
+    assert payload(result)["status"] == "success"
+    assert (project / SERVICE).is_file()
+    assert progress
+
+
+def test_route_mcp_without_the_sdk_says_how_to_install_it() -> None:
+    with pytest.raises(UsageError, match=r"pip install 'route\[mcp\]'"):
+        require_mcp_sdk(lambda name: None)
+
+
+def test_route_mcp_project_must_be_a_folder(tmp_path: Path) -> None:
+    (tmp_path / "file.txt").write_text("x")
+
+    assert project_root(tmp_path, Path("/")) == tmp_path.resolve()
+    with pytest.raises(UsageError, match="is not a directory"):
+        project_root(tmp_path / "file.txt", tmp_path)
