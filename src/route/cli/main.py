@@ -68,12 +68,14 @@ def main(
 
 
 def _register() -> None:
-    from route.cli import cost, gen, models, skills
+    from route.cli import cost, gen, init, mcp, models, skills
 
     app.command("gen", epilog=gen.EPILOG)(gen.gen)
     app.add_typer(skills.app, name="skills")
     app.add_typer(models.app, name="models")
     app.add_typer(cost.app, name="cost")
+    app.command("init")(init.command)
+    app.command("mcp")(mcp.command)
 
 
 _register()
