@@ -47,3 +47,9 @@ demo: $(STAMP) $(RUNTIME)
 
 e2e: $(STAMP) $(RUNTIME)
 	$(BIN)/python -m pytest -q -m e2e tests/e2e
+
+# Benchmarks of issue 8 (not run by CI): `make bench BENCH=startup,streaming` runs a subset.
+BENCH ?= all
+
+bench: $(STAMP) $(RUNTIME)
+	$(BIN)/python -m bench.run --parts $(BENCH)

@@ -23,9 +23,10 @@ def main(url: str, tokens: int) -> int:
     }
     started = time.perf_counter()
     pieces: list[str] = []
-    with httpx.Client(timeout=60.0) as client, client.stream(
-        "POST", f"{url}/api/chat", json=body
-    ) as response:
+    with (
+        httpx.Client(timeout=60.0) as client,
+        client.stream("POST", f"{url}/api/chat", json=body) as response,
+    ):
         response.raise_for_status()
         for line in response.iter_lines():
             if not line:
@@ -37,8 +38,15 @@ def main(url: str, tokens: int) -> int:
             if data.get("done"):
                 break
     text = "".join(pieces)
-    print(json.dumps({"seconds": time.perf_counter() - started, "pieces": len(pieces),
-                      "characters": len(text)}))
+    print(
+        json.dumps(
+            {
+                "seconds": time.perf_counter() - started,
+                "pieces": len(pieces),
+                "characters": len(text),
+            }
+        )
+    )
     return 0
 
 

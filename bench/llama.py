@@ -3,17 +3,15 @@ OpenAI-style streaming request to it (the baseline route is compared with)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bench.common import TOOLS, BenchError
-
-if TYPE_CHECKING:
-    from llama_runtime import LlamaServer
 
 SMOLLM2 = "smollm2"
 QWEN_CODER = "qwen2.5-coder-1.5b"
@@ -22,9 +20,7 @@ QWEN_CODER = "qwen2.5-coder-1.5b"
 def _runtime() -> Any:
     if str(TOOLS) not in sys.path:
         sys.path.insert(0, str(TOOLS))
-    import llama_runtime
-
-    return llama_runtime
+    return importlib.import_module("llama_runtime")
 
 
 def model_file(name: str) -> Path:
@@ -37,13 +33,13 @@ def model_file(name: str) -> Path:
     return path
 
 
-def server(name: str, *, context_size: int, log_path: Path) -> LlamaServer:
-    """A llama-server for ``name`` with one slot holding the whole context (not yet started)."""
+def server(name: str, *, context_size: int, log_path: Path) -> Any:
+    """A ``llama_runtime.LlamaServer`` for ``name``, one slot holding the whole context (not
+    started: use it as a context manager)."""
     runtime = _runtime()
-    instance: LlamaServer = runtime.LlamaServer(
+    return runtime.LlamaServer(
         model_file(name), context_size=context_size, parallel=1, alias=name, log_path=log_path
     )
-    return instance
 
 
 def runtime_error_types() -> tuple[type[BaseException], ...]:
@@ -74,12 +70,15 @@ def bare_chat(base_url: str, body: dict[str, Any], *, timeout: float = 600.0) ->
     usage: dict[str, Any] = {}
     timings: dict[str, Any] = {}
     started = time.perf_counter()
-    with httpx.Client(timeout=timeout) as client, client.stream(
-        "POST", f"{base_url}/chat/completions", json=body
-    ) as response:
-        if response.status_code >= 400:  # noqa: PLR2004 - HTTP error range
+    with (
+        httpx.Client(timeout=timeout) as client,
+        client.stream("POST", f"{base_url}/chat/completions", json=body) as response,
+    ):
+        if response.status_code >= 400:
             response.read()
-            raise BenchError(f"the bare request failed: HTTP {response.status_code} {response.text}")
+            raise BenchError(
+                f"the bare request failed: HTTP {response.status_code} {response.text}"
+            )
         for line in response.iter_lines():
             if not line.startswith("data:"):
                 continue

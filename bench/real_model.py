@@ -125,8 +125,15 @@ def summarize(measured: dict[str, Any], settings: RealModelSettings) -> PartResu
         server_rates.append(server_rate)
         reported.append(float(route["tokens_per_second"]))
         rows.append(
-            (number, route_tokens, bare.output_tokens, route_rate, bare_rate, server_rate,
-             float(route["tokens_per_second"]))
+            (
+                number,
+                route_tokens,
+                bare.output_tokens,
+                route_rate,
+                bare_rate,
+                server_rate,
+                float(route["tokens_per_second"]),
+            )
         )
     route_median, bare_median = median(route_rates), median(bare_rates)
     server_median = median(server_rates)
@@ -157,8 +164,15 @@ def summarize(measured: dict[str, Any], settings: RealModelSettings) -> PartResu
     return PartResult(
         name="real_model",
         title="Real-model overhead (llama-server + SmolLM2, tokens/s)",
-        headers=("round", "route tokens", "bare tokens", "route e2e tok/s", "bare tok/s",
-                 "server predicted tok/s", "route reported tok/s"),
+        headers=(
+            "round",
+            "route tokens",
+            "bare tokens",
+            "route e2e tok/s",
+            "bare tok/s",
+            "server predicted tok/s",
+            "route reported tok/s",
+        ),
         rows=tuple(rows),
         goals=goals,
         notes=notes,
@@ -184,7 +198,9 @@ def run(settings: RealModelSettings | None = None) -> PartResult:
         headers=result.headers,
         rows=result.rows,
         goals=result.goals,
-        notes=(*result.notes, f"load average (1 min) before/after: {load_before} / "
-               f"{load_average()}"),
+        notes=(
+            *result.notes,
+            f"load average (1 min) before/after: {load_before} / {load_average()}",
+        ),
         data=result.data,
     )

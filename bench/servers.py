@@ -19,7 +19,7 @@ import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urlsplit
 
 HOST = "127.0.0.1"
@@ -35,7 +35,7 @@ RELAY_BYTES = 65536
 def answer_tokens(count: int) -> list[str]:
     """``count`` text pieces forming one fenced Python file (header and footer are one token
     each, so the count is exact for count >= 2)."""
-    if count < 2:  # noqa: PLR2004 - header and footer
+    if count < 2:
         return [FILE_HEADER][:count]
     body = [TOKEN_CYCLE[index % len(TOKEN_CYCLE)] for index in range(count - 2)]
     if body and not body[-1].endswith("\n"):
@@ -87,7 +87,7 @@ class _StreamHandler(BaseHTTPRequestHandler):
     server: _StreamHTTPServer
     protocol_version = "HTTP/1.1"
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def _send(self, status: int, body: bytes, content_type: str = "application/json") -> None:
@@ -150,7 +150,7 @@ class _Background:
         host, port = self._server.server_address[:2]
         return f"http://{host!s}:{port}"
 
-    def __enter__(self) -> _Background:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -178,7 +178,6 @@ class FastOllamaServer(_Background):
         return list(self._stream_server.chat_requests)
 
 
-
 @dataclass(frozen=True, slots=True)
 class Exchange:
     """One request relayed by the proxy and the full text of its answer."""
@@ -194,7 +193,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     server: _ProxyHTTPServer
     protocol_version = "HTTP/1.0"  # the relayed body ends when the connection closes
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         return
 
     def do_GET(self) -> None:

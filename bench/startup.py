@@ -80,15 +80,22 @@ def run(settings: StartupSettings | None = None) -> PartResult:
             for name, command in commands().items():
                 measured = measure(command, cwd=project, environment=environment)
                 if measured.exit_code != 0:
-                    raise BenchError(f"`{name}` exited with {measured.exit_code}: {measured.stderr}")
+                    raise BenchError(
+                        f"`{name}` exited with {measured.exit_code}: {measured.stderr}"
+                    )
                 if round_number > 0:  # round 0 is the warm-up
                     timings[name].append(measured.seconds * MILLISECONDS)
     medians = {name: median(values) for name, values in timings.items()}
     python = medians["python -c pass"]
     typer_only = medians["python -c 'import typer'"]
     rows = tuple(
-        (name, medians[name], min(timings[name]), ratio(medians[name], python),
-         ratio(medians[name], typer_only))
+        (
+            name,
+            medians[name],
+            min(timings[name]),
+            ratio(medians[name], python),
+            ratio(medians[name], typer_only),
+        )
         for name in timings
     )
     help_ms = medians["route --help"]

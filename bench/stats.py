@@ -56,7 +56,7 @@ def slope_growth(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Marginal cost per unit between the two largest points over that between the two smallest
     (1.0 for a straight line, above 1 when cost grows faster than linearly); None if undefined."""
     points = sorted(zip(xs, ys, strict=True))
-    if len(points) < 3:  # noqa: PLR2004 - two segments need three points
+    if len(points) < 3:
         return None
     (x0, y0), (x1, y1) = points[0], points[1]
     (x2, y2), (x3, y3) = points[-2], points[-1]

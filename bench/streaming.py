@@ -144,8 +144,7 @@ def summarize(runs: dict[str, dict[int, list[Measured]]], sizes: Sequence[int]) 
         rows.append((size, bare, quiet, live, ratio(quiet, bare), ratio(live, bare)))
     largest = max(sizes)
     peak = {
-        client: max(run.max_rss_megabytes for run in runs[client][largest])
-        for client in CLIENTS
+        client: max(run.max_rss_megabytes for run in runs[client][largest]) for client in CLIENTS
     }
     slope_ratio = ratio(fits["route_quiet"].slope, fits["bare"].slope)
     largest_ratio = ratio(medians["route_quiet"][largest], medians["bare"][largest])

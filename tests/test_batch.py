@@ -308,7 +308,7 @@ class InFlight:
             self.most = max(self.most, len(self.open))
             self._condition.notify_all()
             if self.hold is not None:
-                self._condition.wait_for(lambda: len(self.open) >= (self.hold or 0), timeout=10)
+                self._condition.wait_for(lambda: self.most >= (self.hold or 0), timeout=10)
 
     def task_tokens(self, task_id: str, output_tokens: int, tokens_per_second: float) -> None:
         with self._condition:

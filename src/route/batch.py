@@ -42,6 +42,7 @@ from route.values import (
     Attempt,
     ChatRequest,
     Completion,
+    FileChange,
     Message,
     Prompt,
     Refusal,
@@ -481,8 +482,11 @@ class _Claims:
 
     def guard(self, task_id: str) -> WriteGuard:
         def check(plan: WritePlan) -> WritePlan:
-            kept, refused = [], list(plan.refusals)
+            kept: list[FileChange] = []
             with self._lock:
+                # The writer may have refused a file another task wrote first ("exists"):
+                # say why it really may not be written.
+                refused = [self._explain(refusal, task_id) for refusal in plan.refusals]
                 for change in plan.changes:
                     owner = self._owners.get(change.path)
                     if owner in (None, task_id) or self._plan.ordered(str(owner), task_id):
@@ -490,17 +494,30 @@ class _Claims:
                         kept.append(change)
                         continue
                     self.conflicts.setdefault(task_id, []).append(change.path)
-                    refused.append(
-                        Refusal(
-                            change.path,
-                            f"task '{owner}' {CONFLICT_MARK}; tasks that may run side by side "
-                            "never write the same file — merge the two tasks, or make one "
-                            "depend on the other (depends_on)",
-                        )
-                    )
+                    refused.append(Refusal(change.path, _conflict_reason(str(owner))))
             return replace(plan, changes=tuple(kept), refusals=tuple(refused))
 
         return check
+
+    def _explain(self, refusal: Refusal, task_id: str) -> Refusal:
+        from route.writer import normalize_path
+
+        try:
+            path = normalize_path(refusal.path)
+        except ValueError:
+            return refusal
+        owner = self._owners.get(path)
+        if owner in (None, task_id) or self._plan.ordered(str(owner), task_id):
+            return refusal
+        self.conflicts.setdefault(task_id, []).append(path)
+        return Refusal(refusal.path, _conflict_reason(str(owner)))
+
+
+def _conflict_reason(owner: str) -> str:
+    return (
+        f"task '{owner}' {CONFLICT_MARK}; tasks that may run side by side never write the "
+        "same file — merge the two tasks, or make one depend on the other (depends_on)"
+    )
 
 
 # --------------------------------------------------------------------------- per-task state
@@ -1022,7 +1039,7 @@ def _with_verify(
 ) -> RunResult:
     """The task's status once the batch's verify is known (and its write conflicts)."""
     if conflicts:
-        paths = ", ".join(conflicts)
+        paths = ", ".join(dict.fromkeys(conflicts))
         message = f"another task of this batch writes {paths}; this task may not write it"
         return replace(result, status="refused", exit_code=4, message=message)
     wrote = bool(result.created or result.changed)

@@ -560,6 +560,13 @@ def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) ->
     _print_table_to_stderr(
         "batch cost (cloud figures are estimates)", ["", "tokens", "time", "$"], rows, plain
     )
-    print_text(
-        f"  ledger: batch {report['batch_id'][:8]} ({len(report['tasks'])} task rows)", err=True
-    )
+    ledgers = [task["ledger"] for task in report["tasks"] if task.get("ledger")]
+    if ledgers:
+        recorded = sum(1 for ledger in ledgers if ledger["recorded"])
+        notes = {ledger["note"] for ledger in ledgers if ledger["note"]}
+        note = f" — NOT recorded: {'; '.join(sorted(notes))}" if notes else ""
+        print_text(
+            f"  ledger: {recorded}/{len(ledgers)} task rows in {ledgers[0]['path']} "
+            f"(batch {report['batch_id'][:8]}){note}",
+            err=True,
+        )

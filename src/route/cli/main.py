@@ -68,9 +68,10 @@ def main(
 
 
 def _register() -> None:
-    from route.cli import cost, gen, init, mcp, models, skills
+    from route.cli import batch, cost, gen, init, mcp, models, skills
 
     app.command("gen", epilog=gen.EPILOG)(gen.gen)
+    app.command("batch", epilog=batch.EPILOG)(batch.command)
     app.add_typer(skills.app, name="skills")
     app.add_typer(models.app, name="models")
     app.add_typer(cost.app, name="cost")

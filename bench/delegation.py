@@ -1,0 +1,418 @@
+"""Delegation success: real tasks on the example project, through `route gen` with the real
+Qwen2.5-Coder-1.5B on llama-server, against a naive single-shot baseline, in the same run.
+
+Each task starts from a fresh copy of examples/projects-api plus the reference files of the
+layers it builds on (bench/acceptance/reference/), so tasks are independent of each other. A task
+passes when the project's `make verify` passes **and** the acceptance tests kept here
+(bench/acceptance/test_accept_*.py, never shown to the model) pass against the result.
+
+- route: `route gen TASK -s SECTIONS [-c CONTEXT] --json` (verify + up to 3 attempts), through a
+  recording proxy that keeps llama.cpp's per-request timings (prompt tokens evaluated / reused).
+  "First attempt" = it passed with a single attempt; "after repair" = it passed at all.
+- baseline (what simpler delegation tools do): one request with the whole SKILL.md and the task,
+  no context files, no verify loop; the first fenced code block is written to the task's one
+  target file; then the same `make verify` and acceptance tests decide.
+
+Both use temperature 0, seed 1 and the same output budget. A time budget bounds the part: tasks
+not started within it are reported as not run.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.common import (
+    EXAMPLE_PROJECT,
+    REPOSITORY_ROOT,
+    BenchError,
+    Goal,
+    PartResult,
+    copy_example,
+    load_average,
+    measure,
+    route_command,
+    route_environment,
+    venv_python,
+)
+from bench.llama import QWEN_CODER, bare_chat, runtime_error_types, server
+from bench.servers import RecordingProxy, sse_timings
+from bench.stats import percent, ratio
+
+ACCEPTANCE = REPOSITORY_ROOT / "bench" / "acceptance"
+REFERENCE = ACCEPTANCE / "reference"
+CONTEXT_SIZE = 16384
+GOAL_PASS_PERCENT = 80.0
+GOAL_TIMES_BASELINE = 3.0
+PROJECT_FIELDS = (
+    "a Project has name (str, required, at most 100 characters), owner_id (int, required, "
+    "at least 1: the id of the user who owns it) and archived (bool, default False)"
+)
+TASK_FIELDS = (
+    "a Task has title (str, required, at most 200 characters), project_id (int, required, "
+    "at least 1: the project it belongs to) and done (bool, default False)"
+)
+FENCE = re.compile(r"```[A-Za-z0-9_+-]*[ \t]*\n(.*?)```", re.DOTALL)
+BASELINE_SYSTEM = "You are an expert Python developer. Follow the conventions you are given."
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One delegation task: what route is asked, what exists first, what must pass after."""
+
+    key: str
+    text: str
+    skills: tuple[str, ...]
+    target: str  # the one file the baseline writes
+    acceptance: str  # file name under bench/acceptance/
+    prerequisites: tuple[str, ...] = ()  # reference files copied in first
+    context: tuple[str, ...] = ()  # -c files for route
+
+    def section_label(self) -> str:
+        return ",".join(self.skills)
+
+
+TASKS: tuple[Task, ...] = (
+    Task(
+        "projects-model", f"model for Projects: {PROJECT_FIELDS}", ("scaffold#1",),
+        "app/models/project.py", "test_accept_projects_model.py",
+    ),
+    Task(
+        "projects-schema", f"schema for Projects: {PROJECT_FIELDS}", ("scaffold#2",),
+        "app/schemas/project.py", "test_accept_projects_schema.py",
+        ("app/models/project.py",),
+    ),
+    Task(
+        "projects-service", "service for Projects", ("scaffold#3",),
+        "app/services/project_service.py", "test_accept_projects_service.py",
+        ("app/models/project.py", "app/schemas/project.py"),
+    ),
+    Task(
+        "projects-routes", "routes for Projects", ("scaffold#4",),
+        "app/routes/projects.py", "test_accept_projects_routes.py",
+        ("app/models/project.py", "app/schemas/project.py", "app/services/project_service.py"),
+    ),
+    Task(
+        "projects-tests", f"tests for the Projects service; {PROJECT_FIELDS}", ("scaffold#5",),
+        "tests/test_projects_service.py", "test_accept_projects_tests.py",
+        ("app/models/project.py", "app/schemas/project.py", "app/services/project_service.py"),
+    ),
+    Task(
+        "projects-wiring", "wire the Projects routes into the server", ("scaffold#6",),
+        "app/server.py", "test_accept_projects_wiring.py",
+        ("app/models/project.py", "app/schemas/project.py", "app/services/project_service.py",
+         "app/routes/projects.py"),
+        ("app/server.py",),
+    ),
+    Task(
+        "tasks-model", f"model for Tasks: {TASK_FIELDS}", ("scaffold#1",),
+        "app/models/task.py", "test_accept_tasks_model.py",
+    ),
+    Task(
+        "tasks-service", "service for Tasks", ("scaffold#3",),
+        "app/services/task_service.py", "test_accept_tasks_service.py",
+        ("app/models/task.py", "app/schemas/task.py"),
+    ),
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class DelegationSettings:
+    tasks: int = len(TASKS)
+    budget_seconds: float = 30 * 60.0
+    max_output_tokens: int = 1536
+    max_attempts: int = 3
+    model: str = QWEN_CODER
+    run_baseline: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one task with one method."""
+
+    task: str
+    method: str  # "route" or "baseline"
+    verify_passed: bool
+    acceptance_passed: bool
+    attempts: int
+    prompt_tokens: int
+    output_tokens: int
+    seconds: float
+    detail: str = ""
+    route_result: dict[str, Any] | None = None
+    requests: tuple[dict[str, int], ...] = field(default=())
+
+    @property
+    def passed(self) -> bool:
+        return self.verify_passed and self.acceptance_passed
+
+    @property
+    def first_attempt(self) -> bool:
+        return self.passed and self.attempts == 1
+
+
+def prepare_project(task: Task, destination: Path) -> Path:
+    """A fresh example copy with the task's reference prerequisites in place."""
+    project = copy_example(destination)
+    for relative in task.prerequisites:
+        target = project / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REFERENCE / relative, target)
+    return project
+
+
+def first_code_block(text: str) -> str | None:
+    """The body of the first fenced code block of an answer, or None when it has none."""
+    match = FENCE.search(text)
+    return match.group(1) if match else None
+
+
+def run_verify(project: Path, home: Path) -> bool:
+    result = measure(["make", "verify"], cwd=project, environment=route_environment(home),
+                     timeout=300)  # fmt: skip
+    return result.exit_code == 0
+
+
+def run_acceptance(task: Task, project: Path, home: Path) -> tuple[bool, str]:
+    """Copy the hidden acceptance test in and run it alone; (passed, output tail)."""
+    destination = project / "tests" / task.acceptance
+    shutil.copyfile(ACCEPTANCE / task.acceptance, destination)
+    result = measure(
+        [venv_python(), "-m", "pytest", "-q", "-p", "no:cacheprovider", str(destination)],
+        cwd=project,
+        environment=route_environment(home),
+        timeout=300,
+    )
+    return result.exit_code == 0, (result.stdout + result.stderr)[-400:]
+
+
+def route_task(
+    task: Task,
+    settings: DelegationSettings,
+    project: Path,
+    home: Path,
+    *,
+    proxy: RecordingProxy,
+) -> Outcome:
+    skills = [part for skill in task.skills for part in ("--skill", skill)]
+    context = [part for path in task.context for part in ("-c", path)]
+    command = [
+        *route_command(), "gen", task.text, *skills, *context, "--backend", "openai",
+        "--base-url", f"{proxy.url}/v1", "--model", settings.model,
+        "--temperature", "0", "--seed", "1",
+        "--max-output-tokens", str(settings.max_output_tokens),
+        "--max-attempts", str(settings.max_attempts), "--cloud-model", "claude-sonnet-4-5",
+        "--json",
+    ]  # fmt: skip
+    before = len(proxy.chats())
+    measured = measure(command, cwd=project, environment=route_environment(home), timeout=1800)
+    result = measured.json()
+    requests = tuple(
+        {"evaluated": int(t.get("prompt_n") or 0), "reused": int(t.get("cache_n") or 0)}
+        for t in (sse_timings(item.response_text) or {} for item in proxy.chats()[before:])
+    )
+    verified = result.get("status") == "success"
+    accepted, tail = run_acceptance(task, project, home) if verified else (False, "")
+    return Outcome(
+        task=task.key,
+        method="route",
+        verify_passed=verified,
+        acceptance_passed=accepted,
+        attempts=len(result.get("attempts") or []),
+        prompt_tokens=int(result["tokens"]["prompt"]),
+        output_tokens=int(result["tokens"]["output"]),
+        seconds=measured.seconds,
+        detail=tail if verified and not accepted else str(result.get("message", ""))[:300],
+        route_result=result,
+        requests=requests,
+    )
+
+
+def baseline_task(task: Task, settings: DelegationSettings, base_url: str, project: Path,
+                  home: Path) -> Outcome:  # fmt: skip
+    skill = (EXAMPLE_PROJECT / ".skills" / "scaffold" / "SKILL.md").read_text(encoding="utf-8")
+    prompt = (
+        f"{skill}\n\nTask: {task.text}.\nWrite the file `{task.target}`. Answer with the "
+        "complete file in one fenced code block."
+    )
+    body = {
+        "model": settings.model,
+        "messages": [
+            {"role": "system", "content": BASELINE_SYSTEM},
+            {"role": "user", "content": prompt},
+        ],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "max_tokens": settings.max_output_tokens,
+        "temperature": 0,
+        "seed": 1,
+    }
+    started = time.perf_counter()
+    answer = bare_chat(base_url, body)
+    code = first_code_block(answer.text)
+    verified = accepted = False
+    detail = "no code block in the answer"
+    if code is not None:
+        target = project / task.target
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(code, encoding="utf-8")
+        verified = run_verify(project, home)
+        accepted, detail = run_acceptance(task, project, home) if verified else (False, "")
+        detail = detail if verified else "make verify failed"
+    return Outcome(
+        task=task.key,
+        method="baseline",
+        verify_passed=verified,
+        acceptance_passed=accepted,
+        attempts=1,
+        prompt_tokens=int(answer.usage.get("prompt_tokens") or 0),
+        output_tokens=answer.output_tokens,
+        seconds=time.perf_counter() - started,
+        detail="" if verified and accepted else detail,
+    )
+
+
+def run_tasks(settings: DelegationSettings, workspace: Path) -> tuple[list[Outcome], list[str]]:
+    """Every task with route then the baseline, until the time budget is spent."""
+    outcomes: list[Outcome] = []
+    skipped: list[str] = []
+    home = workspace / "route-home"
+    deadline = time.monotonic() + settings.budget_seconds
+    llama = server(settings.model, context_size=CONTEXT_SIZE, log_path=workspace / "llama.log")
+    try:
+        with llama, RecordingProxy(llama.root_url) as proxy:
+            for task in TASKS[: settings.tasks]:
+                if time.monotonic() > deadline:
+                    skipped.append(task.key)
+                    continue
+                project = prepare_project(task, workspace / f"{task.key}-route")
+                outcomes.append(route_task(task, settings, project, home, proxy=proxy))
+                if settings.run_baseline:
+                    project = prepare_project(task, workspace / f"{task.key}-baseline")
+                    outcomes.append(baseline_task(task, settings, llama.base_url, project, home))
+    except runtime_error_types() as exc:
+        raise BenchError(f"llama-server could not be used: {exc} — run `make runtime`") from exc
+    return outcomes, skipped
+
+
+def summarize(
+    outcomes: list[Outcome], skipped: list[str], settings: DelegationSettings
+) -> PartResult:
+    route = [o for o in outcomes if o.method == "route"]
+    baseline = {o.task: o for o in outcomes if o.method == "baseline"}
+    rows: list[tuple[object, ...]] = []
+    for item in route:
+        base = baseline.get(item.task)
+        rows.append((
+            item.task, item.passed, item.first_attempt, item.attempts, item.prompt_tokens,
+            item.output_tokens, item.seconds,
+            None if base is None else base.passed, None if base is None else base.seconds,
+        ))  # fmt: skip
+    ran = len(route)
+    route_passed = sum(o.passed for o in route)
+    first = sum(o.first_attempt for o in route)
+    base_passed = sum(o.passed for o in baseline.values())
+    route_rate = percent(route_passed, ran)
+    base_rate = percent(base_passed, len(baseline))
+    times = ratio(route_passed, base_passed)
+    goals = (
+        Goal(
+            f"route passes >= {GOAL_PASS_PERCENT:.0f} % of the tasks (verify + acceptance)",
+            f"{route_passed}/{ran} ({route_rate or 0:.0f} %); first attempt {first}/{ran}",
+            None if route_rate is None else route_rate >= GOAL_PASS_PERCENT,
+        ),
+        Goal(
+            f"route passes >= {GOAL_TIMES_BASELINE:.0f}x as many tasks as the naive baseline",
+            f"baseline {base_passed}/{len(baseline)} ({base_rate or 0:.0f} %)"
+            + (f", x{times:.1f}" if times is not None else ", route/baseline undefined (0)"),
+            None if not baseline else (
+                route_passed >= GOAL_TIMES_BASELINE * base_passed and route_passed > 0
+            ),
+        ),
+    )  # fmt: skip
+    notes = [
+        f"model {settings.model} on llama-server, temperature 0, seed 1, "
+        f"max {settings.max_output_tokens} output tokens per attempt, "
+        f"up to {settings.max_attempts} attempts for route, 1 for the baseline",
+        "seconds are wall time per task (generation, verify and repairs; acceptance excluded "
+        "for route, included for the baseline)",
+    ]
+    if skipped:
+        notes.append(f"not run (time budget of {settings.budget_seconds:.0f} s spent): "
+                     + ", ".join(skipped))  # fmt: skip
+    notes.extend(
+        f"{o.method} {o.task} failed: {' '.join(o.detail.split())[:200]}"
+        for o in outcomes
+        if not o.passed and o.detail
+    )
+    return PartResult(
+        name="delegation",
+        title="Delegation success (Qwen2.5-Coder-1.5B, example project)",
+        headers=("task", "route pass", "1st attempt", "attempts", "prompt tok", "output tok",
+                 "route s", "baseline pass", "baseline s"),
+        rows=tuple(rows),
+        goals=goals,
+        notes=tuple(notes),
+        data={
+            "outcomes": [outcome_dict(o) for o in outcomes],
+            "skipped": skipped,
+            "route_passed": route_passed,
+            "route_first_attempt": first,
+            "baseline_passed": base_passed,
+            "tasks_run": ran,
+        },
+    )  # fmt: skip
+
+
+def outcome_dict(outcome: Outcome) -> dict[str, Any]:
+    result = outcome.route_result or {}
+    return {
+        "task": outcome.task,
+        "method": outcome.method,
+        "passed": outcome.passed,
+        "first_attempt": outcome.first_attempt,
+        "verify_passed": outcome.verify_passed,
+        "acceptance_passed": outcome.acceptance_passed,
+        "attempts": outcome.attempts,
+        "prompt_tokens": outcome.prompt_tokens,
+        "output_tokens": outcome.output_tokens,
+        "seconds": round(outcome.seconds, 2),
+        "requests": list(outcome.requests),
+        "run_id": result.get("run_id"),
+        "status": result.get("status"),
+        "cost": result.get("cost"),
+        "detail": outcome.detail,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class DelegationRun:
+    """The part's result plus what the savings part reprices: the ledger and the outcomes."""
+
+    result: PartResult
+    route_home: Path
+    outcomes: tuple[Outcome, ...]
+
+
+def run(settings: DelegationSettings | None = None, *, keep: Path | None = None) -> DelegationRun:
+    """Run the tasks; ``keep`` is a folder that receives the ledger (for the savings part)."""
+    settings = settings or DelegationSettings()
+    load_before = load_average()
+    with tempfile.TemporaryDirectory() as temporary:
+        workspace = Path(temporary)
+        outcomes, skipped = run_tasks(settings, workspace)
+        home = keep if keep is not None else workspace / "route-home"
+        if keep is not None and (workspace / "route-home").exists():
+            shutil.copytree(workspace / "route-home", keep, dirs_exist_ok=True)
+    result = summarize(outcomes, skipped, settings)
+    load_note = f"load average (1 min) before/after: {load_before} / {load_average()}"
+    result = PartResult(
+        name=result.name, title=result.title, headers=result.headers, rows=result.rows,
+        goals=result.goals, notes=(*result.notes, load_note), data=result.data,
+    )  # fmt: skip
+    return DelegationRun(result=result, route_home=home, outcomes=tuple(outcomes))

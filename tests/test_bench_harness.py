@@ -1,0 +1,307 @@
+"""The benchmark harness's own helpers (bench/): statistics, tables, part selection, the fast
+loopback streamer, and the delegation benchmark's hidden acceptance tests against reference
+solutions. No timing assertions: `make bench` measures; these check the measuring code."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from bench.common import BenchError, Measured, measure
+from bench.delegation import (
+    ACCEPTANCE,
+    REFERENCE,
+    TASKS,
+    DelegationSettings,
+    Outcome,
+    first_code_block,
+    summarize,
+)
+from bench.run import PARTS, parse_parts, render
+from bench.savings import CLOUD_MODELS, section_rows
+from bench.servers import FastOllamaServer, answer_tokens, ndjson_body, sse_timings
+from bench.stats import (
+    format_table,
+    is_linear,
+    linear_fit,
+    median,
+    percent,
+    ratio,
+    slope_growth,
+)
+
+from tests.conftest import EXAMPLE_PROJECT
+
+# --------------------------------------------------------------------------- statistics
+
+
+def test_median_and_ratio() -> None:
+    assert median([3.0, 1.0, 2.0]) == 2.0
+    assert median([4.0, 1.0, 2.0, 3.0]) == 2.5
+    assert ratio(3.0, 2.0) == 1.5
+    assert ratio(1.0, 0.0) is None
+    assert percent(1, 4) == 25.0
+    with pytest.raises(ValueError, match="no values"):
+        median([])
+
+
+def test_linear_fit_recovers_a_line() -> None:
+    fit = linear_fit([1, 2, 3, 4], [2.5, 4.5, 6.5, 8.5])
+
+    assert fit.slope == pytest.approx(2.0)
+    assert fit.intercept == pytest.approx(0.5)
+    assert fit.r_squared == pytest.approx(1.0)
+
+
+def test_linear_fit_needs_two_distinct_x_values() -> None:
+    with pytest.raises(ValueError, match="two distinct"):
+        linear_fit([5, 5], [1, 2])
+    with pytest.raises(ValueError, match="y values"):
+        linear_fit([1, 2], [1])
+
+
+def test_linearity_check_tells_linear_from_quadratic_cost() -> None:
+    sizes = [1_000, 5_000, 20_000, 50_000, 100_000]
+    linear = [0.3 + size / 40_000 for size in sizes]
+    quadratic = [0.3 + (size / 20_000) ** 2 for size in sizes]
+
+    assert slope_growth(sizes, linear) == pytest.approx(1.0)
+    assert is_linear(sizes, linear)
+    growth = slope_growth(sizes, quadratic)
+    assert growth is not None
+    assert growth > 10
+    assert not is_linear(sizes, quadratic)
+
+
+def test_format_table_aligns_and_formats_cells() -> None:
+    table = format_table(("name", "value"), [("a", 1234), ("longer", None), ("x", 0.5)])
+
+    lines = table.splitlines()
+    assert lines[0] == "| name   | value |"
+    assert lines[1] == "|--------|-------|"
+    assert lines[2] == "| a      | 1,234 |"
+    assert lines[3] == "| longer | —     |"
+    assert lines[4] == "| x      | 0.50  |"
+    with pytest.raises(ValueError, match="cells"):
+        format_table(("one",), [(1, 2)])
+
+
+# --------------------------------------------------------------------------- harness
+
+
+def test_parse_parts_keeps_the_harness_order() -> None:
+    assert parse_parts("streaming, startup") == ("startup", "streaming")
+    assert parse_parts("all") == PARTS
+    assert parse_parts("") == PARTS
+    assert parse_parts("prompt-economy") == ("prompt_economy",)
+    with pytest.raises(ValueError, match="unknown part"):
+        parse_parts("startup,speed")
+
+
+def test_measure_reports_exit_code_output_and_memory(tmp_path: Path) -> None:
+    script = "import sys; print('{\"ok\": true}'); sys.stderr.write('note'); sys.exit(3)"
+
+    measured = measure([sys.executable, "-c", script], cwd=tmp_path)
+
+    assert measured.exit_code == 3
+    assert measured.json() == {"ok": True}
+    assert measured.stderr == "note"
+    assert measured.max_rss_megabytes > 1
+    assert measured.seconds > 0
+
+
+def test_measured_json_rejects_non_json_output() -> None:
+    measured = Measured(0.1, 10.0, 2, "route: error: nope", "")
+
+    with pytest.raises(BenchError, match="expected JSON"):
+        measured.json()
+
+
+# --------------------------------------------------------------------------- streamer
+
+
+def test_answer_tokens_is_a_fenced_file_of_exactly_the_count() -> None:
+    tokens = answer_tokens(1000)
+
+    assert len(tokens) == 1000
+    text = "".join(tokens)
+    assert text.startswith("app/generated.py\n```python\n")
+    assert text.endswith("\n```\n")
+
+
+def test_ndjson_body_ends_with_the_done_line() -> None:
+    lines = ndjson_body(10, prompt_tokens=42).decode().splitlines()
+
+    assert len(lines) == 11
+    assert json.loads(lines[0])["done"] is False
+    final = json.loads(lines[-1])
+    assert (final["done"], final["eval_count"], final["prompt_eval_count"]) == (True, 10, 42)
+
+
+def test_fast_server_streams_num_predict_tokens_and_records_the_request() -> None:
+    with FastOllamaServer() as server:
+        body = {
+            "model": "m",
+            "messages": [{"role": "user", "content": "hello"}],
+            "options": {"num_predict": 25},
+        }
+        response = httpx.post(f"{server.url}/api/chat", json=body, timeout=10)
+        show = httpx.post(f"{server.url}/api/show", json={"model": "m"}, timeout=10)
+        recorded = server.chat_requests
+
+    lines = [json.loads(line) for line in response.text.splitlines()]
+    assert len(lines) == 26
+    assert lines[-1]["done"] is True
+    assert show.json()["model_info"]["bench.context_length"] > 100_000
+    assert recorded == [body]
+
+
+def test_bare_stream_script_counts_every_piece() -> None:
+    with FastOllamaServer() as server:
+        completed = subprocess.run(
+            [sys.executable, "bench/bare_stream.py", server.url, "300"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+
+    assert json.loads(completed.stdout)["pieces"] == 300
+
+
+def test_sse_timings_reads_the_last_timings_object() -> None:
+    text = (
+        'data: {"choices":[{"delta":{"content":"x"}}]}\n\n'
+        'data: {"choices":[],"timings":{"prompt_n":12,"cache_n":300}}\n\n'
+        "data: [DONE]\n\n"
+    )
+
+    assert sse_timings(text) == {"prompt_n": 12, "cache_n": 300}
+    assert sse_timings("data: [DONE]\n") is None
+
+
+# --------------------------------------------------------------------------- delegation
+
+
+def test_first_code_block() -> None:
+    answer = "Here:\n```python\nx = 1\n```\nand\n```\ny = 2\n```\n"
+
+    assert first_code_block(answer) == "x = 1\n"
+    assert first_code_block("no code") is None
+
+
+def test_there_are_at_least_eight_independent_tasks_with_their_files() -> None:
+    assert len(TASKS) >= 8
+    assert len({task.key for task in TASKS}) == len(TASKS)
+    for task in TASKS:
+        assert (ACCEPTANCE / task.acceptance).is_file()
+        for relative in task.prerequisites:
+            assert (REFERENCE / relative).is_file()
+
+
+def _project_with(tmp_path: Path, files: list[str]) -> Path:
+    project = tmp_path / "projects-api"
+    shutil.copytree(EXAMPLE_PROJECT, project, ignore=shutil.ignore_patterns("__pycache__"))
+    for relative in files:
+        (project / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(REFERENCE / relative, project / relative)
+    for task in TASKS:
+        shutil.copyfile(ACCEPTANCE / task.acceptance, project / "tests" / task.acceptance)
+    return project
+
+
+def _pytest(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *arguments],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={"PATH": str(Path(sys.executable).parent), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+
+
+def test_acceptance_tests_pass_on_the_reference_solutions(tmp_path: Path) -> None:
+    references = sorted(
+        str(path.relative_to(REFERENCE)) for path in REFERENCE.rglob("*.py") if path.is_file()
+    )
+    project = _project_with(tmp_path, references)
+
+    completed = _pytest(project, "tests")
+
+    assert completed.returncode == 0, completed.stdout[-2000:]
+
+
+def test_acceptance_tests_catch_a_wrong_model(tmp_path: Path) -> None:
+    project = _project_with(tmp_path, ["app/models/project.py"])
+    model = project / "app" / "models" / "project.py"
+    model.write_text(
+        model.read_text().replace("    archived: bool = False\n", "    archived: bool = True\n")
+    )
+
+    completed = _pytest(project, "tests/test_accept_projects_model.py")
+
+    assert completed.returncode == 1
+    assert "2 failed" in completed.stdout
+
+
+def _outcome(task: str, method: str, *, passed: bool, attempts: int = 1) -> Outcome:
+    return Outcome(task, method, passed, passed, attempts, 100, 50, 1.0)
+
+
+def test_delegation_summary_counts_passes_and_judges_the_goals() -> None:
+    outcomes = [
+        _outcome("a", "route", passed=True),
+        _outcome("a", "baseline", passed=False),
+        _outcome("b", "route", passed=True, attempts=2),
+        _outcome("b", "baseline", passed=True),
+        _outcome("c", "route", passed=False, attempts=3),
+        _outcome("c", "baseline", passed=False),
+    ]
+
+    result = summarize(outcomes, ["d"], DelegationSettings())
+
+    assert result.data is not None
+    assert (result.data["route_passed"], result.data["route_first_attempt"]) == (2, 1)
+    assert result.data["baseline_passed"] == 1
+    assert [goal.met for goal in result.goals] == [False, False]  # 67 % < 80 %; 2x < 3x
+    assert any("not run" in note and "d" in note for note in result.notes)
+    assert "## Delegation success" in render(result)
+
+
+# --------------------------------------------------------------------------- savings
+
+
+def _cost(cloud: float, handoff: float, net: float) -> dict[str, float]:
+    return {
+        "cloud_input_tokens_estimate": 1000,
+        "cloud_output_tokens_estimate": 200,
+        "handoff_input_tokens_estimate": 300,
+        "handoff_output_tokens_estimate": 50,
+        "cloud_only_dollars": cloud,
+        "handoff_dollars": handoff,
+        "net_saving_dollars": net,
+    }
+
+
+def test_savings_rows_sum_per_cloud_model() -> None:
+    priced = {
+        model: {
+            "r1": {"status": "success", "cost": _cost(0.01 * scale, 0.002 * scale, 0.008 * scale)},
+            "r2": {"status": "verify_failed", "cost": _cost(0.02 * scale, 0.003 * scale, -0.003)},
+        }
+        for model, scale in zip(CLOUD_MODELS, (1.0, 5.0), strict=True)
+    }
+
+    rows, totals = section_rows([("t1", "scaffold#1", "r1"), ("t2", "scaffold#2", "r2")], priced)
+
+    assert len(rows) == 3
+    assert rows[-1][:5] == ("total", "", "", 2400, 700)
+    assert totals[CLOUD_MODELS[0]]["net"] == pytest.approx(0.005)
+    assert totals[CLOUD_MODELS[1]]["cloud"] == pytest.approx(0.15)
