@@ -9,12 +9,8 @@ import httpx
 import pytest
 import respx
 
-from route.backends.ollama import (
-    MINIMUM_OUTPUT_TOKENS,
-    OllamaBackend,
-    check_prompt_fits,
-    choose_num_ctx,
-)
+from route.backends.common import MINIMUM_OUTPUT_TOKENS, check_prompt_fits
+from route.backends.ollama import OllamaBackend, choose_num_ctx
 from route.errors import (
     BackendAuthError,
     BackendBusy,
@@ -25,7 +21,8 @@ from route.errors import (
     PromptTooLong,
 )
 from route.tokens import estimate_messages_tokens
-from route.values import ChatRequest, Message
+from route.values import ChatRequest
+from tests.helpers import TickingClock, chat_request, mock_client
 from tests.servers import FakeModelServer
 
 BASE = "http://ollama.test:11434"
@@ -71,30 +68,17 @@ def show_body(context_length: int, architecture: str = "llama") -> dict[str, obj
     }
 
 
-class Clock:
-    """A clock that advances one second per reading."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
-
-
 @pytest.fixture
 def router() -> respx.Router:
     return respx.Router(base_url=BASE, assert_all_mocked=True)
 
 
 def backend_for(router: respx.Router, **kwargs: object) -> OllamaBackend:
-    client = httpx.Client(transport=httpx.MockTransport(router.handler))
-    return OllamaBackend(client, BASE, **kwargs)  # type: ignore[arg-type]
+    return OllamaBackend(mock_client(router), BASE, **kwargs)  # type: ignore[arg-type]
 
 
 def request(text: str = "write a service", **kwargs: object) -> ChatRequest:
-    messages = (Message("system", "You write code."), Message("user", text))
-    return ChatRequest(model=MODEL, messages=messages, **kwargs)  # type: ignore[arg-type]
+    return chat_request(MODEL, text, **kwargs)
 
 
 def sent_json(route: respx.Route, index: int = -1) -> dict[str, object]:
@@ -142,7 +126,7 @@ def test_chat_streams_chunks_and_reads_the_final_metrics(router: respx.Router) -
         content=ndjson(chunk("def "), chunk("f():"), chunk(" pass"), FINAL)
     )
     seen: list[str] = []
-    completion = backend_for(router, clock=Clock()).chat(request(), seen.append)
+    completion = backend_for(router, clock=TickingClock(100.0)).chat(request(), seen.append)
 
     assert seen == ["def ", "f():", " pass"]
     assert completion.text == "def f(): pass"

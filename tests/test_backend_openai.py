@@ -19,7 +19,8 @@ from route.errors import (
     ModelNotFound,
     PromptTooLong,
 )
-from route.values import ChatRequest, Message
+from route.values import ChatRequest
+from tests.helpers import TickingClock, chat_request, mock_client
 from tests.servers import FakeModelServer
 
 ROOT = "http://llama.test:8080"
@@ -66,29 +67,18 @@ def full_stream(*texts: str, finish: str = "stop") -> bytes:
     )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 0.0
-
-    def __call__(self) -> float:
-        self.now += 1.0
-        return self.now
-
-
 @pytest.fixture
 def router() -> respx.Router:
     return respx.Router(base_url=ROOT, assert_all_mocked=True)
 
 
 def backend_for(router: respx.Router, **kwargs: object) -> OpenAIBackend:
-    client = httpx.Client(transport=httpx.MockTransport(router.handler))
     kwargs.setdefault("context_size", 32768)
-    return OpenAIBackend(client, BASE, **kwargs)  # type: ignore[arg-type]
+    return OpenAIBackend(mock_client(router), BASE, **kwargs)  # type: ignore[arg-type]
 
 
 def request(text: str = "write a service", **kwargs: object) -> ChatRequest:
-    messages = (Message("system", "You write code."), Message("user", text))
-    return ChatRequest(model=MODEL, messages=messages, **kwargs)  # type: ignore[arg-type]
+    return chat_request(MODEL, text, **kwargs)
 
 
 def ignore(_text: str) -> None:
@@ -172,7 +162,7 @@ def test_no_counts_at_all_is_a_warning_and_time_is_measured(router: respx.Router
     router.post("/v1/chat/completions").respond(
         content=body + sse(event({}, "stop"), "data: [DONE]\n\n")
     )
-    completion = backend_for(router, clock=Clock()).chat(request(), ignore)
+    completion = backend_for(router, clock=TickingClock()).chat(request(), ignore)
     usage = completion.usage
     assert (usage.prompt_tokens, usage.output_tokens, usage.cached_prompt_tokens) == (0, 0, None)
     assert any("did not report token counts" in warning for warning in completion.warnings)

@@ -3,7 +3,6 @@ failover, write conflicts, and verify failures routed back to the task that caus
 
 from __future__ import annotations
 
-import sys
 import threading
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from route.config import Config, Endpoint
 from route.errors import SectionNotFound, UsageError
 from route.pipeline import GenOptions
 from route.values import ChatRequest, Completion, Usage
-from route.verify import VerifySettings
+from tests.helpers import project_options, skill_project
 from tests.servers import FakeModelServer, free_port
 
 SKILL = """---
@@ -73,12 +72,7 @@ sys.exit(1 if bad else 0)
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / ".skills" / "scaffold").mkdir(parents=True)
-    (root / ".skills" / "scaffold" / "SKILL.md").write_text(SKILL)
-    (root / "check.py").write_text(CHECK)
-    (root / "app").mkdir()
-    return root
+    return skill_project(tmp_path, SKILL, CHECK)
 
 
 def file_answer(path: str, body: str = "OK = 1") -> str:
@@ -86,17 +80,7 @@ def file_answer(path: str, body: str = "OK = 1") -> str:
 
 
 def defaults(project: Path, **changes: object) -> GenOptions:
-    base: dict[str, object] = {
-        "task": "",
-        "skill_refs": (),
-        "project_root": project,
-        "cwd": project,
-        "model": "fake-coder",
-        "verify": VerifySettings(command=f"{sys.executable} check.py", timeout_seconds=60),
-        "lock_home": project.parent / "locks-home",
-    }
-    base.update(changes)
-    return GenOptions(**base)  # type: ignore[arg-type]
+    return project_options(project, **{"task": "", "skill_refs": (), **changes})
 
 
 def task(task_id: str, text: str = "", **changes: object) -> TaskSpec:

@@ -22,7 +22,7 @@ from bench.delegation import (
     first_code_block,
     summarize,
 )
-from bench.run import PARTS, parse_parts, render
+from bench.run import PARTS, merge_parts, parse_parts, render
 from bench.savings import CLOUD_MODELS, section_rows
 from bench.servers import FastOllamaServer, answer_tokens, ndjson_body, sse_timings
 from bench.stats import (
@@ -101,6 +101,19 @@ def test_parse_parts_keeps_the_harness_order() -> None:
     assert parse_parts("prompt-economy") == ("prompt_economy",)
     with pytest.raises(ValueError, match="unknown part"):
         parse_parts("startup,speed")
+
+
+def test_merge_parts_keeps_earlier_parts_not_rerun() -> None:
+    previous = [{"name": "delegation", "date": "old"}, {"name": "streaming", "date": "old"}]
+    current = [{"name": "streaming", "date": "new"}, {"name": "startup", "date": "new"}]
+
+    merged = merge_parts(previous, current)
+
+    assert [(part["name"], part["date"]) for part in merged] == [
+        ("startup", "new"),
+        ("streaming", "new"),
+        ("delegation", "old"),
+    ]
 
 
 def test_measure_reports_exit_code_output_and_memory(tmp_path: Path) -> None:
@@ -273,6 +286,7 @@ def test_delegation_summary_counts_passes_and_judges_the_goals() -> None:
     assert [goal.met for goal in result.goals] == [False, False]  # 67 % < 80 %; 2x < 3x
     assert any("not run" in note and "d" in note for note in result.notes)
     assert "## Delegation success" in render(result)
+    assert result.rows[0][:3] == ("a", True, True)
 
 
 # --------------------------------------------------------------------------- savings

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,46 +15,15 @@ from route import costs
 from route.errors import UnknownCloudModel, UsageError
 from route.ledger import Ledger, RunRecord
 from route.pricing import load_prices
+from tests.helpers import run_record
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).timestamp()
 DAY = 86400.0
 
 
 def make_record(**changes: Any) -> RunRecord:
-    values: dict[str, Any] = {
-        "run_id": uuid.uuid4().hex,
-        "batch_id": None,
-        "started_at": NOW - 3600,
-        "duration_seconds": 60.0,
-        "task": "service for Projects",
-        "skill_refs": "scaffold#3",
-        "project": "/work/projects-api",
-        "model": "qwen2.5-coder:7b",
-        "backend": "ollama",
-        "endpoint": "http://127.0.0.1:11434",
-        "cloud_model": "claude-sonnet-4-5",
-        "status": "success",
-        "exit_code": 0,
-        "attempts": 1,
-        "prompt_tokens": 900,
-        "output_tokens": 1800,
-        "cached_prompt_tokens": None,
-        "prompt_characters": 3000,  # sonnet 4.5: 1000 tokens x $3/M = 0.003
-        "output_characters": 6000,  # 2000 tokens x $15/M = 0.030
-        "handoff_input_characters": 300,  # 100 tokens x $3/M = 0.0003
-        "handoff_output_characters": 150,  # 50 tokens x $15/M = 0.00075
-        "generation_seconds": 36.0,
-        "prompt_seconds": 1.0,
-        "load_seconds": 0.0,
-        "files_created": 1,
-        "files_changed": 0,
-        "files_refused": 0,
-        "verify_passed": True,
-        "route_version": "0.1.0",
-        "message": "ok",
-    }
-    values.update(changes)
-    return RunRecord(**values)
+    changes.setdefault("started_at", NOW - 3600)
+    return run_record(**changes)
 
 
 def two_runs() -> list[RunRecord]:

@@ -1,14 +1,13 @@
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 from route.errors import BackendUnreachable
 from route.pipeline import GenOptions, prepare, run_generation
-from route.verify import VerifySettings
 from tests.fakes import FakeBackend
+from tests.helpers import project_options, skill_project
 
 SKILL = """---
 name: scaffold
@@ -46,28 +45,14 @@ def good_answer(marker: str = "GOOD") -> str:
 
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
-    root = tmp_path / "project"
-    (root / ".skills" / "scaffold").mkdir(parents=True)
-    (root / ".skills" / "scaffold" / "SKILL.md").write_text(SKILL)
-    (root / "check.py").write_text(CHECK)
-    (root / "app").mkdir()
+    root = skill_project(tmp_path, SKILL, CHECK)
     (root / "app" / "existing.py").write_text("OLD = 1\n")
     (root / "Makefile").write_text("verify:\n\ttrue\n")
     return root
 
 
 def options(project: Path, **changes: object) -> GenOptions:
-    base: dict[str, object] = {
-        "task": "service for Projects",
-        "skill_refs": ("scaffold#2",),
-        "project_root": project,
-        "cwd": project,
-        "model": "fake-coder",
-        "verify": VerifySettings(command=f"{sys.executable} check.py", timeout_seconds=60),
-        "lock_home": project.parent / "locks-home",
-    }
-    base.update(changes)
-    return GenOptions(**base)  # type: ignore[arg-type]
+    return project_options(project, **changes)
 
 
 def test_success_on_the_first_attempt(project: Path) -> None:

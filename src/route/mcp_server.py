@@ -357,8 +357,7 @@ def generation_options(
 ) -> GenOptions:
     """The pipeline options for ``request`` in ``root``, as ``route gen`` would build them
     (never --force, never --allow: protected files stay protected)."""
-    from route.pipeline import GenOptions
-    from route.verify import VerifySettings
+    from route.gen_options import RunChoices, configured_model, gen_options
 
     if not request.task.strip():
         raise UsageError("the task is empty: say what to write, e.g. 'service for Projects'")
@@ -367,42 +366,18 @@ def generation_options(
             "give the model something to follow: skill (e.g. 'scaffold#1,2,3,5', see "
             "list_skills) and/or context_paths"
         )
-    verify = None
-    if request.verify:
-        verify = VerifySettings(
-            command=config.verify_command,
-            timeout_seconds=config.verify_timeout,
-            extra_secret_patterns=tuple(config.scrub_env),
-        )
-    return GenOptions(
+    return gen_options(
+        config,
+        RunChoices(verify=request.verify, dry_run=request.dry_run),
         task=request.task,
         skill_refs=request.skills,
+        context_patterns=request.context_paths,
         project_root=root,
         cwd=root,
-        model=_configured_model(config),
-        context_patterns=request.context_paths,
+        model=configured_model(config),
         skills_dir=_skills_dir(root, config),
-        max_attempts=config.max_attempts,
-        max_output_tokens=config.max_output_tokens,
-        temperature=config.temperature,
-        seed=config.seed,
-        keep_alive=config.keep_alive,
-        verify=verify,
-        verify_output_tokens=config.verify_output_tokens,
-        protected_extra=tuple(config.protected),
-        dry_run=request.dry_run,
         lock_home=lock_home,
-        lock_timeout_seconds=config.verify_timeout + 300,
     )
-
-
-def _configured_model(config: Config) -> str:
-    """The model of the named endpoint unless a model was set explicitly."""
-    if config.endpoint and config.endpoint in config.endpoints:
-        named = config.endpoints[config.endpoint].model
-        if named and "model" not in config.model_fields_set:
-            return named
-    return config.model
 
 
 def _skill_dirs(root: Path, config: Config) -> tuple[Path, ...]:

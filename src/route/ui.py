@@ -58,10 +58,22 @@ def print_table(
     plain: bool | None = None,
 ) -> None:
     """A table: rich on a terminal, tab-free aligned plain text otherwise."""
+    _print_table(title, columns, rows, plain=plain, err=False)
+
+
+def _print_table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    *,
+    plain: bool | None,
+    err: bool,
+) -> None:
+    """``print_table`` on stdout, or on stderr with ``err`` (plain unless that is a terminal)."""
     if plain is None:
-        plain = not is_terminal()
+        plain = not is_terminal(sys.stderr if err else None)
     if plain:
-        print_text(plain_table(title, columns, rows))
+        print_text(plain_table(title, columns, rows), err=err)
         return
     from rich.console import Console
     from rich.table import Table
@@ -71,7 +83,7 @@ def print_table(
         table.add_column(column)
     for row in rows:
         table.add_row(*row)
-    Console().print(table)
+    Console(stderr=err).print(table)
 
 
 def plain_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -175,15 +187,13 @@ class LiveView:
 
     # drawing -----------------------------------------------------------------------------
     def _write_text(self, text: str) -> None:
-        self._text.write(text)
-        self._text.flush()
+        _write(self._text, text)
 
     def _line(self, text: str) -> None:
         if not self._show_status:
             return
         self._clear_status()
-        self._status.write(text + "\n")
-        self._status.flush()
+        _write(self._status, text + "\n")
 
     def _maybe_status(self) -> None:
         if not self._show_status:
@@ -193,19 +203,29 @@ class LiveView:
             return
         self._last_draw = now
         elapsed = now - self._started
-        rate = self._chunks / elapsed if elapsed > 0 else 0.0
-        self._status.write(
+        rate = _rate(self._chunks, elapsed)
+        _write(
+            self._status,
             f"\r\x1b[2K\x1b[2m{self._model} · ~{self._chunks} tokens · {rate:.1f} tok/s · "
-            f"{elapsed:.1f} s\x1b[0m"
+            f"{elapsed:.1f} s\x1b[0m",
         )
-        self._status.flush()
         self._status_drawn = True
 
     def _clear_status(self) -> None:
         if self._status_drawn:
-            self._status.write("\r\x1b[2K")
-            self._status.flush()
+            _write(self._status, "\r\x1b[2K")
             self._status_drawn = False
+
+
+def _write(stream: TextIO, text: str) -> None:
+    """Write and flush at once: live views must show up while the model is still streaming."""
+    stream.write(text)
+    stream.flush()
+
+
+def _rate(tokens: int, seconds: float) -> float:
+    """Tokens per second, 0 before any time has passed."""
+    return tokens / seconds if seconds > 0 else 0.0
 
 
 # --------------------------------------------------------------------------- route gen: report
@@ -232,14 +252,31 @@ def render_run_report(report: dict[str, Any], *, plain: bool | None = None) -> N
             state = "verify passed" if verify["passed"] else attempt["failure"] or "verify failed"
         lines.append(f"  attempt {attempt['number']}: {state}")
     verify = report["verify"]
-    if verify is not None and not verify["passed"] and verify.get("output_tail"):
-        lines.append("  last verify output:")
-        lines.extend(f"    {line}" for line in verify["output_tail"].splitlines()[-15:])
+    if verify is not None and not verify["passed"]:
+        lines.extend(_verify_tail(verify))
     status = report["status"]
     lines.insert(0, f"route: {status} — {report['message']}")
     for warning in report["warnings"]:
         lines.append(f"  warning: {warning}")
     print_text("\n".join(lines), err=True)
+    _print_cost_table(report, "cost (cloud figures are estimates)", "command", plain)
+    ledger = report["ledger"]
+    if ledger["path"]:
+        note = "recorded in" if ledger["recorded"] else f"NOT recorded ({ledger['note']}):"
+        print_text(f"  ledger: {note} {ledger['path']} (run {report['run_id'][:8]})", err=True)
+
+
+def _verify_tail(verify: dict[str, Any]) -> list[str]:
+    """The last lines of a failed verify's output, indented under a heading (none if empty)."""
+    tail = verify.get("output_tail")
+    if not tail:
+        return []
+    return ["  last verify output:", *(f"    {line}" for line in tail.splitlines()[-15:])]
+
+
+def _print_cost_table(report: dict[str, Any], title: str, handoff: str, plain: bool | None) -> None:
+    """The local run against the cloud model without route (a run's or a batch's report):
+    tokens, time and dollars, on stderr. ``handoff`` names what the orchestrator wrote."""
     cost = report["cost"]
     tokens = report["tokens"]
     rows = [
@@ -260,7 +297,7 @@ def render_run_report(report: dict[str, Any], *, plain: bool | None = None) -> N
             ]
         )
         rows.append(
-            ["hand-off (command + summary)", "", "estimate", f"${cost['handoff_dollars']:.4f}"]
+            [f"hand-off ({handoff} + summary)", "", "estimate", f"${cost['handoff_dollars']:.4f}"]
         )
         rows.append(
             [
@@ -270,32 +307,7 @@ def render_run_report(report: dict[str, Any], *, plain: bool | None = None) -> N
                 f"${cost['net_saving_dollars']:.4f} ({cost['net_saving_percent']:.0f}%)",
             ]
         )
-    _print_table_to_stderr(
-        "cost (cloud figures are estimates)", ["", "tokens", "time", "$"], rows, plain
-    )
-    ledger = report["ledger"]
-    if ledger["path"]:
-        note = "recorded in" if ledger["recorded"] else f"NOT recorded ({ledger['note']}):"
-        print_text(f"  ledger: {note} {ledger['path']} (run {report['run_id'][:8]})", err=True)
-
-
-def _print_table_to_stderr(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[str]], plain: bool | None
-) -> None:
-    if plain is None:
-        plain = not is_terminal(sys.stderr)
-    if plain:
-        print_text(plain_table(title, columns, rows), err=True)
-        return
-    from rich.console import Console
-    from rich.table import Table
-
-    table = Table(title=title)
-    for column in columns:
-        table.add_column(column)
-    for row in rows:
-        table.add_row(*row)
-    Console(stderr=True).print(table)
+    _print_table(title, ["", "tokens", "time", "$"], rows, plain=plain, err=True)
 
 
 def print_prompt(messages: Sequence[tuple[str, str]], estimated_tokens: int) -> None:
@@ -453,7 +465,7 @@ class BatchView:
         filled = width * finished // total if total else width
         tokens = sum(self._tokens.values()) + sum(self._chunks.values())
         elapsed = now - self._started
-        rate = tokens / elapsed if elapsed > 0 else 0.0
+        rate = _rate(tokens, elapsed)
         lines.append(
             f"[{'#' * filled}{'.' * (width - filled)}] {finished}/{total} tasks · "
             f"~{tokens} tokens · {rate:.1f} tok/s overall · {elapsed:.1f} s"
@@ -465,7 +477,7 @@ class BatchView:
         if state == "generating":
             chunks = self._chunks.get(task_id, 0)
             elapsed = now - self._generation_started.get(task_id, now)
-            rate = chunks / elapsed if elapsed > 0 else 0.0
+            rate = _rate(chunks, elapsed)
             figures = f"~{self._tokens.get(task_id, 0) + chunks} tokens · {rate:.1f} tok/s"
         else:
             figures = (
@@ -493,12 +505,11 @@ class BatchView:
         self._write("".join(parts))
 
     def _write(self, text: str) -> None:
-        self._stream.write(text)
-        self._stream.flush()
+        _write(self._stream, text)
 
 
 def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) -> None:
-    """The end-of-batch report from ``route.batch.batch_to_dict``: one line per task, the
+    """The end-of-batch report from ``route.batch_report.batch_to_dict``: one line per task, the
     verify rounds, failover, and the combined cost table (on stderr)."""
     lines = [f"route batch: {report['status']} — {report['message']}"]
     for task in report["tasks"]:
@@ -522,44 +533,11 @@ def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) ->
         repair = f"; repair: {', '.join(verify['repair'])}" if verify["repair"] else ""
         lines.append(f"  verify round {verify['round']}: `{verify['command']}` {verdict}{repair}")
     last = report["verify_rounds"][-1] if report["verify_rounds"] else None
-    if last is not None and not last["passed"] and last.get("output_tail"):
-        lines.append("  last verify output:")
-        lines.extend(f"    {line}" for line in last["output_tail"].splitlines()[-15:])
+    if last is not None and not last["passed"]:
+        lines.extend(_verify_tail(last))
     lines.extend(f"  failover: {note}" for note in report["failover"])
     print_text("\n".join(lines), err=True)
-    cost = report["cost"]
-    tokens = report["tokens"]
-    rows = [
-        [
-            "local",
-            f"{tokens['prompt']} in / {tokens['output']} out (server count)",
-            f"{report['duration_seconds']:.1f} s, {report['tokens_per_second']:.1f} tok/s",
-            "$0 API",
-        ]
-    ]
-    if cost is not None:
-        rows.append(
-            [
-                f"{cost['cloud_model']} without route",
-                f"~{cost['cloud_input_tokens']} in / ~{cost['cloud_output_tokens']} out",
-                "estimate",
-                f"${cost['cloud_only_dollars']:.4f}",
-            ]
-        )
-        rows.append(
-            ["hand-off (plan + summary)", "", "estimate", f"${cost['handoff_dollars']:.4f}"]
-        )
-        rows.append(
-            [
-                "net saving",
-                "",
-                f"prices {cost['prices_date']}",
-                f"${cost['net_saving_dollars']:.4f} ({cost['net_saving_percent']:.0f}%)",
-            ]
-        )
-    _print_table_to_stderr(
-        "batch cost (cloud figures are estimates)", ["", "tokens", "time", "$"], rows, plain
-    )
+    _print_cost_table(report, "batch cost (cloud figures are estimates)", "plan", plain)
     ledgers = [task["ledger"] for task in report["tasks"] if task.get("ledger")]
     if ledgers:
         recorded = sum(1 for ledger in ledgers if ledger["recorded"])

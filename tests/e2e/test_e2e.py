@@ -29,18 +29,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "projects-api"
 MODEL = "smollm2"
 MAX_ATTEMPTS = 2
 RUN_TIMEOUT = 600
-DETERMINISTIC = (
-    "--model",
-    MODEL,
-    "--temperature",
-    "0",
-    "--seed",
-    "42",
-    "--max-output-tokens",
-    "512",
-    "--max-attempts",
-    str(MAX_ATTEMPTS),
-)
+DETERMINISTIC = ("--model", MODEL, "--temperature", "0", "--seed", "42")
 EXIT_CODES = {"success": 0, "verify_failed": 1, "no_files": 1, "refused": 4}
 ATTEMPT_FAILURES = (
     "no usable file blocks",
@@ -143,7 +132,9 @@ def route_environment(home: Path) -> dict[str, str]:
     return environment
 
 
-def gen_command(base_url: str, task: str, *arguments: str) -> list[str]:
+def gen_command(
+    base_url: str, task: str, *arguments: str, max_attempts: int = MAX_ATTEMPTS
+) -> list[str]:
     return [
         sys.executable,
         "-m",
@@ -155,6 +146,10 @@ def gen_command(base_url: str, task: str, *arguments: str) -> list[str]:
         "--base-url",
         base_url,
         *DETERMINISTIC,
+        "--max-output-tokens",
+        "512",
+        "--max-attempts",
+        str(max_attempts),
         *arguments,
     ]
 
@@ -202,7 +197,9 @@ def check_json_shape(report: dict[str, Any]) -> None:
         assert refusal["reason"]
 
 
-def check_outcome(report: dict[str, Any], exit_code: int) -> None:
+def check_outcome(
+    report: dict[str, Any], exit_code: int, *, max_attempts: int = MAX_ATTEMPTS
+) -> None:
     """Exit code, status and attempts tell one consistent story."""
     status = report["status"]
     assert status in EXIT_CODES, f"{status}: {report['message']}"
@@ -216,7 +213,7 @@ def check_outcome(report: dict[str, Any], exit_code: int) -> None:
         assert last["failure"] is None
         assert last["verify"] is None or last["verify"]["passed"]
     else:  # every attempt was used, each failing for a stated reason
-        assert len(attempts) == MAX_ATTEMPTS
+        assert len(attempts) == max_attempts
         assert last["failure"].startswith(ATTEMPT_FAILURES), last["failure"]
     if status == "no_files":
         assert all(a["failure"].startswith("no usable file blocks") for a in attempts)
@@ -359,12 +356,16 @@ def test_two_runs_at_once_against_one_server(
 ) -> None:
     projects = [copy_example(tmp_path / f"workspace-{number}") for number in (1, 2)]
     logs = [(tmp_path / f"out-{number}.json", tmp_path / f"err-{number}.txt") for number in (1, 2)]
+    # One attempt each: the point is two answers streaming from one server at the same time.
+    command = gen_command(
+        llama_server.base_url, TASK, "--skill", "scaffold#3", "--json", max_attempts=1
+    )
     processes = []
     for project, (out_path, err_path) in zip(projects, logs, strict=True):
         with out_path.open("w") as out, err_path.open("w") as err:
             processes.append(
                 subprocess.Popen(
-                    gen_command(llama_server.base_url, TASK, "--skill", "scaffold#3", "--json"),
+                    command,
                     cwd=project,
                     env=route_environment(route_home),
                     stdout=out,
@@ -381,7 +382,7 @@ def test_two_runs_at_once_against_one_server(
 
     reports = [json.loads(out_path.read_text()) for out_path, _ in logs]
     for report, exit_code in zip(reports, exit_codes, strict=True):
-        check_outcome(report, exit_code)
+        check_outcome(report, exit_code, max_attempts=1)
         check_tokens(report)
     rows = ledger_rows(route_home)
     assert len(rows) == 2
@@ -397,16 +398,18 @@ def test_a_stopped_server_is_reported_not_reachable(
     base_url = llama_server.base_url
     llama_server.stop()
     try:
-        run = run_gen(project, route_home, base_url, TASK, "--skill", "scaffold#3")
+        run = run_gen(project, route_home, base_url, TASK, "--skill", "scaffold#3", "--json")
     finally:
         llama_server.start()  # the rest of the session keeps its server
 
-    assert run.exit_code == 3, run.stderr
-    error_lines = [line for line in run.stderr.splitlines() if line.startswith("route: error:")]
-    assert len(error_lines) == 1, run.stderr
-    assert "not reachable" in error_lines[0]
-    assert llama_server.root_url in error_lines[0]
-    assert "Traceback" not in run.stderr
+    assert "Traceback" not in run.stderr, run.stderr
+    report = run.report
+    check_json_shape(report)
+    assert run.exit_code == report["exit_code"] == 3
+    assert report["status"] == "backend_error"
+    assert "not reachable" in report["message"], report["message"]
+    assert base_url in report["message"]
+    assert report["attempts"] == []
     rows = ledger_rows(route_home)
     assert [(row.status, row.exit_code) for row in rows] == [("backend_error", 3)]
     assert snapshot(project) == before

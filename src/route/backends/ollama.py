@@ -7,8 +7,8 @@ cuts longer prompts. So route asks ``/api/show`` for the model's context length,
 reload the model), refuses a prompt that cannot fit before generating, and sends the undocumented
 ``truncate: false`` so newer servers answer with an error rather than a shortened prompt.
 
-The helpers ``check_prompt_fits``, ``server_error_text`` and ``output_chunk_cap`` are shared with
-the OpenAI-compatible backend.
+What both backends share (the prompt-fit check, the output cap, error texts, the streamed
+request) lives in ``route.backends.common``.
 """
 
 from __future__ import annotations
@@ -20,16 +20,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from route.backends.base import TextSink
-from route.errors import (
-    BackendAuthError,
-    BackendBusy,
-    BackendError,
-    BackendResponseError,
-    BackendTimeout,
-    BackendUnreachable,
-    ModelNotFound,
-    PromptTooLong,
+from route.backends.common import (
+    ServerMessages,
+    auth_headers,
+    check_prompt_fits,
+    context_overflow_error,
+    cut_stream_error,
+    error_message,
+    output_chunk_cap,
+    status_error,
+    stream_response,
+    transport_error,
+    wire_messages,
 )
+from route.errors import BackendError, BackendResponseError, PromptTooLong
 from route.hosts import redact_url
 from route.tokens import estimate_messages_tokens
 from route.values import ChatRequest, Completion, Usage
@@ -38,22 +42,23 @@ if TYPE_CHECKING:
     import httpx
 
 SMALLEST_CONTEXT = 4096
-MINIMUM_OUTPUT_TOKENS = 256  # a prompt that leaves less than this for the answer is refused
-OUTPUT_CAP_SLACK = 64  # chunks tolerated beyond max_output_tokens before route stops reading
 NANOSECONDS = 1e9
 # The truncation warning: a server count below half of route's estimate, on a prompt large enough
 # for the estimate to be meaningful. Ollama reports the whole prompt in prompt_eval_count even when
 # most of it came from its prompt cache, so a repeated prompt does not trigger the warning.
 TRUNCATION_RATIO = 0.5
 TRUNCATION_MIN_ESTIMATE = 1000
-_ERROR_TEXT_LIMIT = 300
-# How servers say a prompt does not fit: Ollama with truncate:false, llama-server, vLLM/OpenAI.
-_CONTEXT_OVERFLOW_PHRASES = (
-    "exceeds the context length",
-    "exceeds the available context size",
-    "exceed_context_size",
-    "maximum context length",
-    "context_length_exceeded",
+MESSAGES = ServerMessages(
+    unreachable="Ollama is not reachable at {endpoint} — start it with `ollama serve` or set "
+    "OLLAMA_HOST",
+    not_found="model {model} is not pulled on {endpoint} ({detail}) — run `ollama pull {model}`",
+    refused="Ollama at {endpoint} refused the request ({detail}) — set OLLAMA_API_KEY to a key "
+    "this server accepts",
+    busy="Ollama at {endpoint} is busy ({detail}) — retry later, or raise OLLAMA_MAX_QUEUE / "
+    "OLLAMA_NUM_PARALLEL on the server",
+    other="Ollama at {endpoint} answered {detail} — check the request and the server log "
+    "(`ollama serve` output)",
+    busy_statuses=(429, 503),
 )
 
 
@@ -67,80 +72,6 @@ def choose_num_ctx(prompt_tokens: int, max_output_tokens: int, model_limit: int 
     if model_limit is not None and model_limit > 0:
         return min(size, model_limit)
     return size
-
-
-def check_prompt_fits(prompt_tokens: int, context_limit: int | None, *, model: str) -> None:
-    """Raise ``PromptTooLong`` when the estimated prompt plus a minimal answer cannot fit."""
-    if context_limit is None or context_limit <= 0:
-        return
-    if prompt_tokens + MINIMUM_OUTPUT_TOKENS <= context_limit:
-        return
-    raise PromptTooLong(
-        f"the prompt is about {prompt_tokens} tokens, and with at least {MINIMUM_OUTPUT_TOKENS} "
-        f"tokens for the answer it does not fit in the {context_limit}-token context of {model} — "
-        "cite fewer skill sections, pass fewer or smaller context files (-c), or use a model "
-        "with a longer context"
-    )
-
-
-def context_overflow_error(endpoint: str, said: str) -> PromptTooLong | None:
-    """``PromptTooLong`` when the server's error text says the prompt does not fit, else None."""
-    lowered = said.lower()
-    if not any(phrase in lowered for phrase in _CONTEXT_OVERFLOW_PHRASES):
-        return None
-    return PromptTooLong(
-        f"the server at {endpoint} refused the prompt as longer than the model's context "
-        f"({said}) — cite fewer skill sections, pass fewer or smaller context files (-c), or use "
-        "a model with a longer context"
-    )
-
-
-def output_chunk_cap(max_output_tokens: int) -> int:
-    """How many streamed chunks route reads before it stops a server that ignores the limit."""
-    return max_output_tokens + OUTPUT_CAP_SLACK
-
-
-def server_error_text(response: httpx.Response) -> str:
-    """The server's own error message from a read response: ``{"error": "..."}``,
-    ``{"error": {"message": "..."}}``, or the start of a plain-text body ("" when empty)."""
-    body = response.text.strip()
-    try:
-        data = json.loads(body)
-    except ValueError:
-        return body[:_ERROR_TEXT_LIMIT]
-    return error_message(data) or body[:_ERROR_TEXT_LIMIT]
-
-
-def error_message(data: object) -> str | None:
-    """The message of an ``error`` field in a decoded JSON value, or None when it has none."""
-    if not isinstance(data, dict) or "error" not in data:
-        return None
-    error = data["error"]
-    if isinstance(error, dict):
-        message = error.get("message")
-        return str(message) if message is not None else json.dumps(error)
-    return str(error)
-
-
-def _read_timeout(client: httpx.Client) -> float | None:
-    return client.timeout.read
-
-
-def timeout_error(client: httpx.Client, endpoint: str) -> BackendTimeout:
-    """The error for a server that sent nothing for longer than the client's read timeout."""
-    seconds = _read_timeout(client)
-    waited = f"{seconds:g} seconds" if seconds is not None else "the read timeout"
-    return BackendTimeout(
-        f"the server at {endpoint} sent nothing for {waited} — it may be loading a large model "
-        "or overloaded; raise `read_timeout` in the route config, or try again"
-    )
-
-
-def cut_stream_error(endpoint: str) -> BackendResponseError:
-    return BackendResponseError(
-        f"the stream from {endpoint} ended before the answer was complete (connection cut or "
-        "server stopped); nothing was written — check the server log and run again"
-    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +97,7 @@ class OllamaBackend:
         self._client = client
         self._base_url = base_url.rstrip("/")
         self.endpoint = redact_url(self._base_url)
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._headers = auth_headers(api_key)
         self._clock = clock
         self._context_lengths: dict[str, int | None] = {}
 
@@ -238,9 +169,7 @@ class OllamaBackend:
             options["seed"] = request.seed
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [
-                {"role": message.role, "content": message.content} for message in request.messages
-            ],
+            "messages": wire_messages(request),
             "stream": True,
             "options": options,
             "truncate": False,
@@ -252,23 +181,22 @@ class OllamaBackend:
     def _stream_chat(
         self, body: dict[str, Any], request: ChatRequest, on_text: TextSink
     ) -> _StreamResult:
-        import httpx
+        def read(response: httpx.Response) -> _StreamResult:
+            if response.status_code >= 400:
+                response.read()
+                raise self._status_error(response, request.model)
+            cap = output_chunk_cap(request.max_output_tokens)
+            return self._read_lines(response.iter_lines(), cap, on_text)
 
-        url = f"{self._base_url}/api/chat"
-        try:
-            with self._client.stream("POST", url, json=body, headers=self._headers) as response:
-                if response.status_code >= 400:
-                    response.read()
-                    raise self._status_error(response, request.model)
-                return self._read_lines(
-                    response.iter_lines(), output_chunk_cap(request.max_output_tokens), on_text
-                )
-        except httpx.ReadTimeout as exc:
-            raise timeout_error(self._client, self.endpoint) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise cut_stream_error(self.endpoint) from exc
-        except httpx.TransportError as exc:
-            raise self._transport_error(exc) from exc
+        return stream_response(
+            self._client,
+            f"{self._base_url}/api/chat",
+            body,
+            headers=self._headers,
+            endpoint=self.endpoint,
+            read=read,
+            messages=MESSAGES,
+        )
 
     def _read_lines(self, lines: Iterator[str], cap: int, on_text: TextSink) -> _StreamResult:
         pieces: list[str] = []
@@ -347,41 +275,10 @@ class OllamaBackend:
     # ------------------------------------------------------------------ errors
 
     def _transport_error(self, exc: httpx.TransportError) -> BackendError:
-        import httpx
-
-        if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
-            return timeout_error(self._client, self.endpoint)
-        return BackendUnreachable(
-            f"Ollama is not reachable at {self.endpoint} — start it with `ollama serve` "
-            "or set OLLAMA_HOST"
-        )
+        return transport_error(exc, self._client, self.endpoint, MESSAGES)
 
     def _status_error(self, response: httpx.Response, model: str) -> BackendError | PromptTooLong:
-        status = response.status_code
-        said = server_error_text(response)
-        detail = f"HTTP {status}: {said}" if said else f"HTTP {status}"
-        if status == 404:
-            return ModelNotFound(
-                f"model {model} is not pulled on {self.endpoint} ({detail}) — run "
-                f"`ollama pull {model}`"
-            )
-        if status in (401, 403):
-            return BackendAuthError(
-                f"Ollama at {self.endpoint} refused the request ({detail}) — set OLLAMA_API_KEY "
-                "to a key this server accepts"
-            )
-        if status in (429, 503):
-            return BackendBusy(
-                f"Ollama at {self.endpoint} is busy ({detail}) — retry later, or raise "
-                "OLLAMA_MAX_QUEUE / OLLAMA_NUM_PARALLEL on the server"
-            )
-        overflow = context_overflow_error(self.endpoint, detail)
-        if overflow is not None:
-            return overflow
-        return BackendResponseError(
-            f"Ollama at {self.endpoint} answered {detail} — check the request and the server "
-            "log (`ollama serve` output)"
-        )
+        return status_error(response, self.endpoint, model, MESSAGES)
 
 
 def _context_from_show(data: object) -> int | None:

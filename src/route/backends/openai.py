@@ -20,22 +20,23 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from route.backends.base import TextSink
-from route.backends.ollama import (
+from route.backends.common import (
+    ServerMessages,
+    auth_headers,
     check_prompt_fits,
     context_overflow_error,
     cut_stream_error,
     error_message,
     output_chunk_cap,
-    server_error_text,
-    timeout_error,
+    status_error,
+    stream_response,
+    transport_error,
+    wire_messages,
 )
 from route.errors import (
-    BackendAuthError,
     BackendBusy,
     BackendError,
     BackendResponseError,
-    BackendUnreachable,
-    ModelNotFound,
     PromptTooLong,
 )
 from route.hosts import openai_base_url, redact_url, server_root
@@ -49,6 +50,17 @@ FIRST_RETRY_DELAY = 0.5  # seconds before the first retry of a 503; doubled each
 LONGEST_RETRY_DELAY = 8.0
 MILLISECONDS = 1000.0
 _DONE = "[DONE]"
+MESSAGES = ServerMessages(
+    unreachable="no OpenAI-compatible server at {endpoint} — start llama-server, LM Studio or "
+    "vLLM, or fix --base-url",
+    not_found="the server at {endpoint} has no model {model} or no /chat/completions endpoint "
+    "({detail}) — check the model name (GET {endpoint}/models lists them) and that --base-url "
+    "includes /v1",
+    refused="the server at {endpoint} rejected the API key ({detail}) — set the environment "
+    "variable named by `api_key_env` in the route config to a valid key",
+    busy="the server at {endpoint} is busy or rate-limited ({detail}) — retry later",
+    other="the server at {endpoint} answered {detail} — check the request and the server log",
+)
 
 
 @dataclass(slots=True)
@@ -85,7 +97,7 @@ class OpenAIBackend:
         self._client = client
         self._base_url = openai_base_url(base_url)
         self.endpoint = redact_url(self._base_url)
-        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._headers = auth_headers(api_key)
         self._context_size = context_size
         self._load_wait_seconds = load_wait_seconds
         self._sleep = sleep
@@ -142,9 +154,7 @@ class OpenAIBackend:
     def _chat_body(self, request: ChatRequest) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
-            "messages": [
-                {"role": message.role, "content": message.content} for message in request.messages
-            ],
+            "messages": wire_messages(request),
             "stream": True,
             "stream_options": {"include_usage": True},
             "max_tokens": request.max_output_tokens,
@@ -179,26 +189,26 @@ class OpenAIBackend:
         self, body: dict[str, Any], request: ChatRequest, on_text: TextSink
     ) -> _StreamState | None:
         """One request; None when the server answered 503 and the call should be retried."""
-        import httpx
 
-        url = f"{self._base_url}/chat/completions"
-        try:
-            with self._client.stream("POST", url, json=body, headers=self._headers) as response:
-                if response.status_code == 503:
-                    response.read()
-                    return None
-                if response.status_code >= 400:
-                    response.read()
-                    raise self._status_error(response, request.model)
-                return self._read_events(
-                    response.iter_lines(), output_chunk_cap(request.max_output_tokens), on_text
-                )
-        except httpx.ReadTimeout as exc:
-            raise timeout_error(self._client, self.endpoint) from exc
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-            raise cut_stream_error(self.endpoint) from exc
-        except httpx.TransportError as exc:
-            raise self._transport_error(exc) from exc
+        def read(response: httpx.Response) -> _StreamState | None:
+            if response.status_code == 503:
+                response.read()
+                return None
+            if response.status_code >= 400:
+                response.read()
+                raise self._status_error(response, request.model)
+            cap = output_chunk_cap(request.max_output_tokens)
+            return self._read_events(response.iter_lines(), cap, on_text)
+
+        return stream_response(
+            self._client,
+            f"{self._base_url}/chat/completions",
+            body,
+            headers=self._headers,
+            endpoint=self.endpoint,
+            read=read,
+            messages=MESSAGES,
+        )
 
     def _read_events(self, lines: Iterator[str], cap: int, on_text: TextSink) -> _StreamState:
         state = _StreamState()
@@ -296,41 +306,10 @@ class OpenAIBackend:
     # ------------------------------------------------------------------ errors
 
     def _transport_error(self, exc: httpx.TransportError) -> BackendError:
-        import httpx
-
-        if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
-            return timeout_error(self._client, self.endpoint)
-        return BackendUnreachable(
-            f"no OpenAI-compatible server at {self.endpoint} — start llama-server, LM Studio or "
-            "vLLM, or fix --base-url"
-        )
+        return transport_error(exc, self._client, self.endpoint, MESSAGES)
 
     def _status_error(self, response: httpx.Response, model: str) -> BackendError | PromptTooLong:
-        status = response.status_code
-        said = server_error_text(response)
-        detail = f"HTTP {status}: {said}" if said else f"HTTP {status}"
-        if status == 404:
-            return ModelNotFound(
-                f"the server at {self.endpoint} has no model {model} or no /chat/completions "
-                f"endpoint ({detail}) — check the model name (GET {self.endpoint}/models lists "
-                "them) and that --base-url includes /v1"
-            )
-        if status in (401, 403):
-            return BackendAuthError(
-                f"the server at {self.endpoint} rejected the API key ({detail}) — set the "
-                "environment variable named by `api_key_env` in the route config to a valid key"
-            )
-        if status == 429:
-            return BackendBusy(
-                f"the server at {self.endpoint} is busy or rate-limited ({detail}) — retry later"
-            )
-        overflow = context_overflow_error(self.endpoint, detail)
-        if overflow is not None:
-            return overflow
-        return BackendResponseError(
-            f"the server at {self.endpoint} answered {detail} — check the request and the "
-            "server log"
-        )
+        return status_error(response, self.endpoint, model, MESSAGES)
 
 
 def _data_payload(line: str) -> str | None:

@@ -5,13 +5,17 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from route.cli import options
+
 if TYPE_CHECKING:
-    from route.batch import BatchEvents, BatchOptions, EndpointSpec, Plan
+    from route.batch import BatchEvents, BatchOptions, EndpointSpec
+    from route.batch_plan import Plan
     from route.config import Config
+    from route.gen_options import RunChoices
 
 EPILOG = """\
 Examples:
@@ -47,9 +51,7 @@ def command(
         str | None, typer.Option(help="With --skill: the sections to run, e.g. 1-5 or 1,3.")
     ] = None,
     model: Annotated[str | None, typer.Option(help="Local model for every task.")] = None,
-    backend: Annotated[
-        str | None, typer.Option(help="auto (default), ollama or openai (OpenAI-compatible).")
-    ] = None,
+    backend: options.BackendOption = None,
     host: Annotated[str | None, typer.Option(help="Ollama server (one server).")] = None,
     base_url: Annotated[
         str | None, typer.Option(help="OpenAI-compatible base URL (one server).")
@@ -62,54 +64,33 @@ def command(
         int | None,
         typer.Option(help="Requests at once per endpoint (match the server's slots)."),
     ] = None,
-    verify: Annotated[
-        str | None, typer.Option("--verify", help="Verify command (default: make verify).")
-    ] = None,
-    no_verify: Annotated[bool, typer.Option("--no-verify", help="Do not run verify.")] = False,
+    verify: options.VerifyOption = None,
+    no_verify: options.NoVerifyOption = False,
     verify_each: Annotated[
         bool, typer.Option("--verify-each", help="Verify after each task instead of once.")
     ] = False,
     max_attempts: Annotated[
         int | None, typer.Option(help="Attempts per task including repair rounds (default 3).")
     ] = None,
-    max_output_tokens: Annotated[
-        int | None, typer.Option(help="Output budget per attempt (default 4096).")
-    ] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampling seed.")] = None,
+    max_output_tokens: options.MaxOutputTokensOption = None,
+    temperature: options.TemperatureOption = None,
+    seed: options.SeedOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Allow replacing existing files not given as context.")
     ] = False,
-    allow: Annotated[
-        list[str] | None,
-        typer.Option("--allow", help="Let the model write this protected path. Repeatable."),
-    ] = None,
-    keep_env: Annotated[
-        bool, typer.Option("--keep-env", help="Do not remove secrets from verify's environment.")
-    ] = False,
-    sandbox: Annotated[
-        bool, typer.Option("--sandbox", help="Run verify without network access (Linux).")
-    ] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one compact JSON object (for orchestrators).")
-    ] = False,
-    include_code: Annotated[
-        bool, typer.Option("--include-code", help="With --json: include the generated files.")
-    ] = False,
+    allow: options.AllowOption = None,
+    keep_env: options.KeepEnvOption = False,
+    sandbox: options.SandboxOption = False,
+    json_output: options.JsonOutputOption = False,
+    include_code: options.IncludeCodeOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
-    cloud_model: Annotated[
-        str | None, typer.Option(help="Cloud model to compare costs with.")
-    ] = None,
-    project: Annotated[
-        Path | None, typer.Option(help="Project root (default: found from the current dir).")
-    ] = None,
-    skills_dir: Annotated[
-        Path | None, typer.Option(help="Extra skills directory, searched first.")
-    ] = None,
-    ledger: Annotated[Path | None, typer.Option(help="Ledger file (default: user data).")] = None,
+    cloud_model: options.CloudModelOption = None,
+    project: options.ProjectOption = None,
+    skills_dir: options.SkillsDirOption = None,
+    ledger: options.LedgerOption = None,
 ) -> None:
     """Run a plan of generation tasks concurrently, verify once, repair, report once.
 
@@ -118,54 +99,46 @@ def command(
     Verify runs once at the end; on failure the tasks whose files the output names get a
     repair round.
     """
-    overrides: dict[str, Any] = {
-        "model": model,
-        "backend": backend,
-        "host": host,
-        "base_url": base_url,
-        "verify_command": verify,
-        "max_attempts": max_attempts,
-        "max_output_tokens": max_output_tokens,
-        "temperature": temperature,
-        "seed": seed,
-        "cloud_model": cloud_model,
-        "ledger": str(ledger) if ledger is not None else None,
-        "skills_dir": str(skills_dir) if skills_dir is not None else None,
-    }
+    from route.gen_options import RunChoices
+
+    overrides = options.config_overrides(
+        model=model,
+        backend=backend,
+        host=host,
+        base_url=base_url,
+        verify=verify,
+        max_attempts=max_attempts,
+        max_output_tokens=max_output_tokens,
+        temperature=temperature,
+        seed=seed,
+        cloud_model=cloud_model,
+        ledger=ledger,
+        skills_dir=skills_dir,
+    )
     cwd = Path.cwd()
-    config, root = _load(cwd, project, overrides)
+    config, root = options.load_project_config(cwd, project, overrides)
     the_plan = _plan(plan, skill, resource, sections, config=config, cwd=cwd)
     one_server = (host is not None or base_url is not None) and not endpoint
     endpoints = _endpoints(config, tuple(endpoint or ()), parallel, one_server=one_server)
-    options = _options(
-        config,
-        root=root,
-        cwd=cwd,
-        no_verify=no_verify,
-        verify_each=verify_each,
-        flags={"dry_run": dry_run, "force": force, "keep_env": keep_env, "sandbox": sandbox},
+    choices = RunChoices(
+        verify=not no_verify,
+        keep_env=keep_env,
+        sandbox=sandbox,
         allow=tuple(allow or ()),
+        force=force,
+        dry_run=dry_run,
     )
-    _check_cloud_model(config)
+    run_options = _options(config, choices, root=root, cwd=cwd, verify_each=verify_each)
+    options.check_cloud_model(config)
     _run(
         the_plan,
-        options,
+        run_options,
         endpoints,
         config,
         quiet=quiet,
         json_output=json_output,
         code=include_code,
     )
-
-
-def _load(cwd: Path, project: Path | None, overrides: dict[str, Any]) -> tuple[Config, Path]:
-    from route.config import find_project_root, load_config
-    from route.errors import UsageError
-
-    if project is not None and not project.is_dir():
-        raise UsageError(f"--project {project} is not a directory")
-    root = project.resolve() if project is not None else find_project_root(cwd)
-    return load_config(root, overrides=overrides).config, root
 
 
 def _plan(
@@ -177,7 +150,7 @@ def _plan(
     config: Config,
     cwd: Path,
 ) -> Plan:
-    from route.batch import check_skills, load_plan, plan_from_skill
+    from route.batch_plan import check_skills, load_plan, plan_from_skill
     from route.errors import UsageError
 
     skills_dir = Path(config.skills_dir) if config.skills_dir else None
@@ -206,63 +179,29 @@ def _endpoints(
 
 
 def _options(
-    config: Config,
-    *,
-    root: Path,
-    cwd: Path,
-    no_verify: bool,
-    verify_each: bool,
-    flags: dict[str, bool],
-    allow: tuple[str, ...],
+    config: Config, choices: RunChoices, *, root: Path, cwd: Path, verify_each: bool
 ) -> BatchOptions:
     from route.batch import BatchOptions
+    from route.gen_options import gen_options
     from route.paths import route_home
-    from route.pipeline import GenOptions
-    from route.verify import VerifySettings
 
-    verify_settings = None
-    if not no_verify:
-        verify_settings = VerifySettings(
-            command=config.verify_command,
-            timeout_seconds=config.verify_timeout,
-            keep_env=flags["keep_env"],
-            sandbox=flags["sandbox"],
-            extra_secret_patterns=tuple(config.scrub_env),
-        )
-    defaults = GenOptions(
+    defaults = gen_options(
+        config,
+        choices,
         task="",
         skill_refs=(),
         project_root=root,
         cwd=cwd,
         model=config.model,
         skills_dir=Path(config.skills_dir) if config.skills_dir else None,
-        max_attempts=config.max_attempts,
-        max_output_tokens=config.max_output_tokens,
-        temperature=config.temperature,
-        seed=config.seed,
-        keep_alive=config.keep_alive,
-        verify=verify_settings,
-        verify_output_tokens=config.verify_output_tokens,
-        allow=allow,
-        protected_extra=tuple(config.protected),
-        force=flags["force"],
-        dry_run=flags["dry_run"],
         lock_home=route_home(),
-        lock_timeout_seconds=config.verify_timeout + 300,
     )
     return BatchOptions(defaults=defaults, verify_each=verify_each)
 
 
-def _check_cloud_model(config: Config) -> None:
-    """Fail before generating when the cloud model has no price (never a silent $0)."""
-    from route.pricing import load_prices
-
-    load_prices(config.prices).get(config.cloud_model)
-
-
 def _run(
     plan: Plan,
-    options: BatchOptions,
+    batch_options: BatchOptions,
     endpoints: tuple[EndpointSpec, ...],
     config: Config,
     *,
@@ -273,7 +212,8 @@ def _run(
     import signal
 
     from route import ui
-    from route.batch import SilentBatchEvents, finish_batch, run_batch
+    from route.batch import SilentBatchEvents, run_batch
+    from route.batch_report import finish_batch
 
     view = None
     events: BatchEvents = SilentBatchEvents()
@@ -286,7 +226,7 @@ def _run(
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        result = run_batch(plan, options, endpoints, events=events)
+        result = run_batch(plan, batch_options, endpoints, events=events)
     finally:
         signal.signal(signal.SIGTERM, previous)
         if view is not None:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from route.cli import options
+
 if TYPE_CHECKING:
     from route.config import Config
+    from route.gen_options import RunChoices
     from route.pipeline import GenOptions
 
 EPILOG = """\
@@ -51,9 +54,7 @@ def gen(
         ),
     ] = None,
     model: Annotated[str | None, typer.Option(help="Local model (e.g. qwen2.5-coder:7b).")] = None,
-    backend: Annotated[
-        str | None, typer.Option(help="auto (default), ollama or openai (OpenAI-compatible).")
-    ] = None,
+    backend: options.BackendOption = None,
     host: Annotated[
         str | None, typer.Option(help="Ollama server (else OLLAMA_HOST, else 127.0.0.1:11434).")
     ] = None,
@@ -64,44 +65,29 @@ def gen(
     endpoint: Annotated[
         str | None, typer.Option(help="Name of an endpoint from the `endpoints` config.")
     ] = None,
-    verify: Annotated[
-        str | None, typer.Option("--verify", help="Verify command (default: make verify).")
-    ] = None,
-    no_verify: Annotated[bool, typer.Option("--no-verify", help="Do not run verify.")] = False,
+    verify: options.VerifyOption = None,
+    no_verify: options.NoVerifyOption = False,
     max_attempts: Annotated[
         int | None, typer.Option(help="Attempts including repair rounds (default 3).")
     ] = None,
-    max_output_tokens: Annotated[
-        int | None, typer.Option(help="Output budget per attempt (default 4096).")
-    ] = None,
-    temperature: Annotated[float | None, typer.Option(help="Sampling temperature.")] = None,
-    seed: Annotated[int | None, typer.Option(help="Sampling seed, for repeatable runs.")] = None,
+    max_output_tokens: options.MaxOutputTokensOption = None,
+    temperature: options.TemperatureOption = None,
+    seed: options.SeedOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show a diff of what would change; write nothing.")
     ] = False,
     force: Annotated[
         bool, typer.Option("--force", help="Allow replacing existing files not given with -c.")
     ] = False,
-    allow: Annotated[
-        list[str] | None,
-        typer.Option("--allow", help="Let the model write this protected path. Repeatable."),
-    ] = None,
+    allow: options.AllowOption = None,
     rollback: Annotated[
         bool,
         typer.Option("--rollback", help="Restore the previous files if the final verify fails."),
     ] = False,
-    keep_env: Annotated[
-        bool, typer.Option("--keep-env", help="Do not remove secrets from verify's environment.")
-    ] = False,
-    sandbox: Annotated[
-        bool, typer.Option("--sandbox", help="Run verify without network access (Linux).")
-    ] = False,
-    json_output: Annotated[
-        bool, typer.Option("--json", help="Print one compact JSON object (for orchestrators).")
-    ] = False,
-    include_code: Annotated[
-        bool, typer.Option("--include-code", help="With --json: include the generated files.")
-    ] = False,
+    keep_env: options.KeepEnvOption = False,
+    sandbox: options.SandboxOption = False,
+    json_output: options.JsonOutputOption = False,
+    include_code: options.IncludeCodeOption = False,
     quiet: Annotated[
         bool, typer.Option("--quiet", "-q", help="No live output; only the final summary.")
     ] = False,
@@ -109,16 +95,10 @@ def gen(
         bool,
         typer.Option("--print-prompt", help="Show the messages and token estimate; call nothing."),
     ] = False,
-    cloud_model: Annotated[
-        str | None, typer.Option(help="Cloud model to compare costs with (claude-sonnet-4-5).")
-    ] = None,
-    project: Annotated[
-        Path | None, typer.Option(help="Project root (default: found from the current dir).")
-    ] = None,
-    skills_dir: Annotated[
-        Path | None, typer.Option(help="Extra skills directory, searched first.")
-    ] = None,
-    ledger: Annotated[Path | None, typer.Option(help="Ledger file (default: user data).")] = None,
+    cloud_model: options.CloudModelOption = None,
+    project: options.ProjectOption = None,
+    skills_dir: options.SkillsDirOption = None,
+    ledger: options.LedgerOption = None,
 ) -> None:
     """Generate code with the local model, write it safely, verify, repair, report.
 
@@ -127,45 +107,47 @@ def gen(
     runs; on failure the model gets the verify output and tries again.
     """
     from route import ui
+    from route.gen_options import RunChoices
 
-    overrides: dict[str, Any] = {
-        "model": model,
-        "backend": backend,
-        "host": host,
-        "base_url": base_url,
-        "endpoint": endpoint,
-        "verify_command": verify,
-        "max_attempts": max_attempts,
-        "max_output_tokens": max_output_tokens,
-        "temperature": temperature,
-        "seed": seed,
-        "cloud_model": cloud_model,
-        "ledger": str(ledger) if ledger is not None else None,
-        "skills_dir": str(skills_dir) if skills_dir is not None else None,
-    }
+    overrides = options.config_overrides(
+        model=model,
+        backend=backend,
+        host=host,
+        base_url=base_url,
+        verify=verify,
+        max_attempts=max_attempts,
+        max_output_tokens=max_output_tokens,
+        temperature=temperature,
+        seed=seed,
+        cloud_model=cloud_model,
+        ledger=ledger,
+        skills_dir=skills_dir,
+    )
+    overrides["endpoint"] = endpoint
     cwd = Path.cwd()
-    config, root = _load(cwd, project, overrides)
-    options = _options(
+    config, root = options.load_project_config(cwd, project, overrides)
+    choices = RunChoices(
+        verify=not no_verify,
+        keep_env=keep_env,
+        sandbox=sandbox,
+        allow=tuple(allow or ()),
+        force=force,
+        dry_run=dry_run,
+        rollback=rollback,
+    )
+    run_options = _options(
         config,
+        choices,
         task=task,
         skills=tuple(skill or ()),
         context=tuple(context or ()),
         root=root,
         cwd=cwd,
-        no_verify=no_verify,
-        flags={
-            "dry_run": dry_run,
-            "force": force,
-            "rollback": rollback,
-            "keep_env": keep_env,
-            "sandbox": sandbox,
-        },
-        allow=tuple(allow or ()),
     )
     if print_prompt:
         from route.pipeline import prepare
 
-        prepared = prepare(options)
+        prepared = prepare(run_options)
         for warning in prepared.warnings:
             ui.print_warning(warning)
         ui.print_prompt(
@@ -173,36 +155,23 @@ def gen(
             prepared.prompt.estimated_tokens,
         )
         return
-    _check_cloud_model(config)
-    _run(options, config, quiet=quiet, json_output=json_output, include_code=include_code)
-
-
-def _load(cwd: Path, project: Path | None, overrides: dict[str, Any]) -> tuple[Config, Path]:
-    from route.config import find_project_root, load_config
-    from route.errors import UsageError
-
-    if project is not None and not project.is_dir():
-        raise UsageError(f"--project {project} is not a directory")
-    root = project.resolve() if project is not None else find_project_root(cwd)
-    return load_config(root, overrides=overrides).config, root
+    options.check_cloud_model(config)
+    _run(run_options, config, quiet=quiet, json_output=json_output, include_code=include_code)
 
 
 def _options(
     config: Config,
+    choices: RunChoices,
     *,
     task: str,
     skills: tuple[str, ...],
     context: tuple[str, ...],
     root: Path,
     cwd: Path,
-    no_verify: bool,
-    flags: dict[str, bool],
-    allow: tuple[str, ...],
 ) -> GenOptions:
     from route.errors import UsageError
+    from route.gen_options import configured_model, gen_options
     from route.paths import route_home
-    from route.pipeline import GenOptions
-    from route.verify import VerifySettings
 
     if not task.strip():
         raise UsageError("the task is empty: say what to write, e.g. route gen 'service for X'")
@@ -211,57 +180,22 @@ def _options(
             "give the model something to follow: --skill NAME#N (see `route skills list`) "
             "and/or --context PATH"
         )
-    verify_settings = None
-    if not no_verify:
-        verify_settings = VerifySettings(
-            command=config.verify_command,
-            timeout_seconds=config.verify_timeout,
-            keep_env=flags["keep_env"],
-            sandbox=flags["sandbox"],
-            extra_secret_patterns=tuple(config.scrub_env),
-        )
-    return GenOptions(
+    return gen_options(
+        config,
+        choices,
         task=task,
         skill_refs=skills,
+        context_patterns=context,
         project_root=root,
         cwd=cwd,
-        model=_endpoint_model(config),
-        context_patterns=context,
+        model=configured_model(config),
         skills_dir=Path(config.skills_dir) if config.skills_dir else None,
-        max_attempts=config.max_attempts,
-        max_output_tokens=config.max_output_tokens,
-        temperature=config.temperature,
-        seed=config.seed,
-        keep_alive=config.keep_alive,
-        verify=verify_settings,
-        verify_output_tokens=config.verify_output_tokens,
-        allow=allow,
-        protected_extra=tuple(config.protected),
-        force=flags["force"],
-        dry_run=flags["dry_run"],
-        rollback=flags["rollback"],
         lock_home=route_home(),
-        lock_timeout_seconds=config.verify_timeout + 300,
     )
 
 
-def _endpoint_model(config: Config) -> str:
-    if config.endpoint and config.endpoint in config.endpoints:
-        named = config.endpoints[config.endpoint].model
-        if named and "model" not in config.model_fields_set:
-            return named
-    return config.model
-
-
-def _check_cloud_model(config: Config) -> None:
-    """Fail before generating when the cloud model has no price (never a silent $0)."""
-    from route.pricing import load_prices
-
-    load_prices(config.prices).get(config.cloud_model)
-
-
 def _run(
-    options: GenOptions, config: Config, *, quiet: bool, json_output: bool, include_code: bool
+    run_options: GenOptions, config: Config, *, quiet: bool, json_output: bool, include_code: bool
 ) -> None:
     import signal
 
@@ -271,7 +205,7 @@ def _run(
     text_stream = sys.stderr if json_output else sys.stdout
     live = not quiet and ui.is_terminal(text_stream)
     view = ui.LiveView(
-        model=options.model,
+        model=run_options.model,
         text_stream=text_stream,
         status_stream=sys.stderr,
         show_text=live,
@@ -284,7 +218,7 @@ def _run(
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
         result, report = delegate(
-            options,
+            run_options,
             config,
             command_text=shlex.join(["route", *sys.argv[1:]]),
             events=view,

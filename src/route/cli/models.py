@@ -7,7 +7,8 @@ to Ollama (``--host``, else ``OLLAMA_HOST``, else 127.0.0.1:11434). Every comman
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
@@ -22,6 +23,8 @@ app = typer.Typer(
     help="Pick a local coding model that fits this machine, pull it, and check it.",
     no_args_is_help=True,
 )
+
+Listed = TypeVar("Listed")  # what a model_ops lister returns a tuple of
 
 GB = 1e9
 PROGRESS_STEP = 0.1  # plain progress prints a line every 10 %
@@ -265,10 +268,8 @@ def _installed_names(host: str | None) -> tuple[frozenset[str], str | None]:
     from route.errors import BackendError
     from route.model_ops import list_installed
 
-    base_url, api_key = _server(host)
     try:
-        with _client() as client:
-            models = list_installed(client, base_url, api_key=api_key)
+        _, models = _ask_server(list_installed, host)
     except BackendError as error:
         return frozenset(), str(error)
     return frozenset(model.name for model in models), None
@@ -283,9 +284,7 @@ def list_command(host: HostOption = None, as_json: JsonOption = False) -> None:
     from route import ui
     from route.model_ops import list_installed
 
-    base_url, api_key = _server(host)
-    with _client() as client:
-        models = list_installed(client, base_url, api_key=api_key)
+    base_url, models = _ask_server(list_installed, host)
     if as_json:
         ui.print_json({"host": base_url, "models": [_asdict(model) for model in models]})
         return
@@ -312,9 +311,7 @@ def ps_command(host: HostOption = None, as_json: JsonOption = False) -> None:
     from route import ui
     from route.model_ops import list_loaded
 
-    base_url, api_key = _server(host)
-    with _client() as client:
-        models = list_loaded(client, base_url, api_key=api_key)
+    base_url, models = _ask_server(list_loaded, host)
     if as_json:
         ui.print_json(
             {
@@ -518,6 +515,16 @@ def _client() -> httpx.Client:
     from route.backends.factory import make_client
 
     return make_client()
+
+
+def _ask_server(
+    lister: Callable[..., tuple[Listed, ...]], host: str | None
+) -> tuple[str, tuple[Listed, ...]]:
+    """``(base URL, what lister read from it)`` for a model_ops lister such as
+    ``list_installed`` (``lister(client, base_url, api_key=...)``)."""
+    base_url, api_key = _server(host)
+    with _client() as client:
+        return base_url, lister(client, base_url, api_key=api_key)
 
 
 def _hardware_object(hardware: Hardware, speeds: Bandwidth) -> dict[str, Any]:

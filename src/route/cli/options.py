@@ -1,0 +1,107 @@
+"""The command-line options ``route gen`` and ``route batch`` share, and how they become a loaded
+``Config``: ``Annotated`` aliases (one help text each), the overrides they make, the config load
+and the checks both commands run before generating.
+
+Only typer and the standard library are imported here (``route --help`` stays fast).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+if TYPE_CHECKING:
+    from route.config import Config
+
+BackendOption = Annotated[
+    str | None, typer.Option(help="auto (default), ollama or openai (OpenAI-compatible).")
+]
+VerifyOption = Annotated[
+    str | None, typer.Option("--verify", help="Verify command (default: make verify).")
+]
+NoVerifyOption = Annotated[bool, typer.Option("--no-verify", help="Do not run verify.")]
+MaxOutputTokensOption = Annotated[
+    int | None, typer.Option(help="Output budget per attempt (default 4096).")
+]
+TemperatureOption = Annotated[float | None, typer.Option(help="Sampling temperature.")]
+SeedOption = Annotated[int | None, typer.Option(help="Sampling seed, for repeatable runs.")]
+AllowOption = Annotated[
+    list[str] | None,
+    typer.Option("--allow", help="Let the model write this protected path. Repeatable."),
+]
+KeepEnvOption = Annotated[
+    bool, typer.Option("--keep-env", help="Do not remove secrets from verify's environment.")
+]
+SandboxOption = Annotated[
+    bool, typer.Option("--sandbox", help="Run verify without network access (Linux).")
+]
+JsonOutputOption = Annotated[
+    bool, typer.Option("--json", help="Print one compact JSON object (for orchestrators).")
+]
+IncludeCodeOption = Annotated[
+    bool, typer.Option("--include-code", help="With --json: include the generated files.")
+]
+CloudModelOption = Annotated[
+    str | None, typer.Option(help="Cloud model to compare costs with (claude-sonnet-4-5).")
+]
+ProjectOption = Annotated[
+    Path | None, typer.Option(help="Project root (default: found from the current dir).")
+]
+SkillsDirOption = Annotated[
+    Path | None, typer.Option(help="Extra skills directory, searched first.")
+]
+LedgerOption = Annotated[Path | None, typer.Option(help="Ledger file (default: user data).")]
+
+
+def config_overrides(
+    *,
+    model: str | None,
+    backend: str | None,
+    host: str | None,
+    base_url: str | None,
+    verify: str | None,
+    max_attempts: int | None,
+    max_output_tokens: int | None,
+    temperature: float | None,
+    seed: int | None,
+    cloud_model: str | None,
+    ledger: Path | None,
+    skills_dir: Path | None,
+) -> dict[str, Any]:
+    """The config keys the shared options set (None: not given, the config decides)."""
+    return {
+        "model": model,
+        "backend": backend,
+        "host": host,
+        "base_url": base_url,
+        "verify_command": verify,
+        "max_attempts": max_attempts,
+        "max_output_tokens": max_output_tokens,
+        "temperature": temperature,
+        "seed": seed,
+        "cloud_model": cloud_model,
+        "ledger": str(ledger) if ledger is not None else None,
+        "skills_dir": str(skills_dir) if skills_dir is not None else None,
+    }
+
+
+def load_project_config(
+    cwd: Path, project: Path | None, overrides: dict[str, Any]
+) -> tuple[Config, Path]:
+    """The config with ``overrides`` applied, and the project root (``--project`` or found)."""
+    from route.config import find_project_root, load_config
+    from route.errors import UsageError
+
+    if project is not None and not project.is_dir():
+        raise UsageError(f"--project {project} is not a directory")
+    root = project.resolve() if project is not None else find_project_root(cwd)
+    return load_config(root, overrides=overrides).config, root
+
+
+def check_cloud_model(config: Config) -> None:
+    """Fail before generating when the cloud model has no price (never a silent $0)."""
+    from route.pricing import load_prices
+
+    load_prices(config.prices).get(config.cloud_model)

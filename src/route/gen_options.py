@@ -1,0 +1,100 @@
+"""Build the pipeline's ``GenOptions`` from a loaded ``Config`` and a run's own choices.
+
+One builder serves ``route gen``, ``route batch`` (its per-task defaults) and the MCP server's
+``generate`` tool, so a setting read from ``route.yaml`` means the same in all three.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from route.config import Config
+    from route.pipeline import GenOptions
+    from route.verify import VerifySettings
+
+# How much longer than verify a run waits for another run's project lock.
+LOCK_WAIT_MARGIN_SECONDS = 300
+
+
+@dataclass(frozen=True, slots=True)
+class RunChoices:
+    """What a run chooses beyond the config: flags of ``route gen`` and ``route batch``, or the
+    arguments of the MCP ``generate`` tool (which never sets ``force``, ``allow`` or the
+    environment flags)."""
+
+    verify: bool = True  # False: --no-verify
+    keep_env: bool = False
+    sandbox: bool = False
+    allow: tuple[str, ...] = ()
+    force: bool = False
+    dry_run: bool = False
+    rollback: bool = False
+
+
+def configured_model(config: Config) -> str:
+    """The model of the named endpoint unless a model was set explicitly."""
+    if config.endpoint and config.endpoint in config.endpoints:
+        named = config.endpoints[config.endpoint].model
+        if named and "model" not in config.model_fields_set:
+            return named
+    return config.model
+
+
+def verify_settings(config: Config, choices: RunChoices) -> VerifySettings | None:
+    """How verify runs for these choices, or None when it does not run."""
+    from route.verify import VerifySettings
+
+    if not choices.verify:
+        return None
+    return VerifySettings(
+        command=config.verify_command,
+        timeout_seconds=config.verify_timeout,
+        keep_env=choices.keep_env,
+        sandbox=choices.sandbox,
+        extra_secret_patterns=tuple(config.scrub_env),
+    )
+
+
+def gen_options(
+    config: Config,
+    choices: RunChoices,
+    *,
+    task: str,
+    skill_refs: tuple[str, ...],
+    project_root: Path,
+    cwd: Path,
+    model: str,
+    skills_dir: Path | None,
+    lock_home: Path | None,
+    context_patterns: tuple[str, ...] = (),
+) -> GenOptions:
+    """The options of one run: the config's settings, the run's choices and its inputs."""
+    from route.pipeline import GenOptions
+
+    return GenOptions(
+        task=task,
+        skill_refs=skill_refs,
+        project_root=project_root,
+        cwd=cwd,
+        model=model,
+        context_patterns=context_patterns,
+        skills_dir=skills_dir,
+        max_attempts=config.max_attempts,
+        max_output_tokens=config.max_output_tokens,
+        temperature=config.temperature,
+        seed=config.seed,
+        keep_alive=config.keep_alive,
+        verify=verify_settings(config, choices),
+        verify_output_tokens=config.verify_output_tokens,
+        allow=choices.allow,
+        protected_extra=tuple(config.protected),
+        force=choices.force,
+        dry_run=choices.dry_run,
+        rollback=choices.rollback,
+        lock_home=lock_home,
+        lock_timeout_seconds=config.verify_timeout + LOCK_WAIT_MARGIN_SECONDS,
+    )
