@@ -89,3 +89,13 @@ def test_project_root_is_found_from_a_subdirectory(tmp_path: Path) -> None:
     other.mkdir()
     (other / "Makefile").write_text("verify:\n")
     assert find_project_root(other) == other.resolve()  # the nearest project wins
+
+
+def test_ollama_host_environment_beats_project_file_but_not_flags(tmp_path: Path) -> None:
+    (tmp_path / "route.yaml").write_text("host: http://10.0.0.9:11434\n")
+    none = tmp_path / "none.yaml"
+    assert load_config(tmp_path, env={}, user_file=none).config.host == "http://10.0.0.9:11434"
+    env = {"OLLAMA_HOST": "127.0.0.1:5000"}
+    assert load_config(tmp_path, env=env, user_file=none).config.host == "127.0.0.1:5000"
+    flagged = load_config(tmp_path, env=env, user_file=none, overrides={"host": "h:1"})
+    assert flagged.config.host == "h:1"

@@ -76,6 +76,7 @@ ENVIRONMENT_KEYS: Mapping[str, str] = {
     "ROUTE_CLOUD_MODEL": "cloud_model",
     "ROUTE_VERIFY": "verify_command",
     "ROUTE_LEDGER": "ledger",
+    "OLLAMA_HOST": "host",  # Ollama's own variable: above project files, below --host
 }
 
 

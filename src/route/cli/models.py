@@ -1,7 +1,8 @@
 """``route models``: which local model fits this machine, pull it, check it.
 
 ``hardware`` and ``recommend`` work without a server; ``list``, ``ps``, ``pull`` and ``check`` talk
-to Ollama (``--host``, else ``OLLAMA_HOST``, else 127.0.0.1:11434). Every command has ``--json``.
+to Ollama (``--host``, else ``OLLAMA_HOST``, else ``host`` in route.yaml, else
+127.0.0.1:11434). Every command has ``--json``.
 """
 
 from __future__ import annotations
@@ -503,11 +504,17 @@ def _context_text(result: CheckResult) -> str:
 
 
 def _server(host: str | None) -> tuple[str, str | None]:
+    """``--host``, else OLLAMA_HOST, else the config's ``host``, else the default address."""
     import os
+    from pathlib import Path
 
+    from route.config import find_project_root, load_config
     from route.hosts import ollama_base_url
 
-    base_url = ollama_base_url(host or os.environ.get("OLLAMA_HOST"))
+    if host is None:
+        root = find_project_root(Path.cwd())
+        host = load_config(root).config.host
+    base_url = ollama_base_url(host)
     return base_url, os.environ.get("OLLAMA_API_KEY") or None
 
 
