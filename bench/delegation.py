@@ -352,7 +352,7 @@ def summarize(
     )
     return PartResult(
         name="delegation",
-        title="Delegation success (Qwen2.5-Coder-1.5B, example project)",
+        title=f"Delegation success ({settings.model} on llama-server, example project)",
         headers=("task", "route pass", "1st attempt", "attempts", "prompt tok", "output tok",
                  "route s", "baseline pass", "baseline s"),
         rows=tuple(rows),

@@ -139,7 +139,14 @@ def summarize(measured: dict[str, Any], settings: RealModelSettings) -> PartResu
     server_median = median(server_rates)
     versus_bare = ratio(route_median, bare_median)
     versus_server = ratio(route_median, server_median)
+    own = ratio(route_median, median(reported))
     goals = (
+        Goal(
+            f"route's end-to-end tokens/s >= {GOAL_RATIO} x the server's generation rate for "
+            "route's own request (same request: load swings cancel)",
+            f"x{own:.3f}" if own else "—",
+            None if own is None else own >= GOAL_RATIO,
+        ),
         Goal(
             f"route's end-to-end tokens/s >= {GOAL_RATIO} x the bare request",
             f"x{versus_bare:.3f}" if versus_bare else "—",

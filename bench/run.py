@@ -154,7 +154,7 @@ def parse_arguments(arguments: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--parts", default="all", help=f"comma list of {', '.join(PARTS)}")
     parser.add_argument("--repetitions", type=int, default=15, help="start-up runs per command")
     parser.add_argument("--sizes", default="1000,5000,20000,50000,100000")
-    parser.add_argument("--stream-repetitions", type=int, default=3)
+    parser.add_argument("--stream-repetitions", type=int, default=5)
     parser.add_argument("--rounds", type=int, default=3, help="real-model rounds")
     parser.add_argument("--tasks", type=int, default=8, help="delegation tasks (at most 8)")
     parser.add_argument("--budget-minutes", type=float, default=25.0,
@@ -177,15 +177,44 @@ def main(arguments: Sequence[str] | None = None) -> int:
     reports = run_parts(options, parts)
     results = [PartResult(**_part_fields(report)) for report in reports if "error" not in report]
     print("## Goals\n\n" + goals_table(results) + "\n")
+    date = datetime.now(UTC).isoformat(timespec="seconds")
+    for report in reports:
+        report.update(date=date, machine=info)
     document = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "date": date,
         "machine": info,
-        "parts": reports,
+        "parts": merge_parts(previous_parts(options.output), reports),
         "seconds": round(time.perf_counter() - started, 1),
     }
     options.output.write_text(json.dumps(document, indent=2, default=str) + "\n", "utf-8")
     print(f"results written to {options.output} ({document['seconds']:.0f} s)")
     return 1 if any("error" in report for report in reports) else 0
+
+
+def previous_parts(path: Path) -> list[dict[str, Any]]:
+    """The parts of an earlier results file (none when it is missing or unreadable)."""
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not isinstance(document, dict):
+        return []
+    parts = [part for part in document.get("parts") or [] if isinstance(part, dict)]
+    for part in parts:
+        part.setdefault("date", document.get("date"))
+        part.setdefault("machine", document.get("machine"))
+    return [part for part in parts if "name" in part]
+
+
+def merge_parts(
+    previous: Sequence[dict[str, Any]], current: Sequence[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Parts of this run replace the same parts of an earlier run; other earlier parts stay
+    (each part carries its own date and machine), in the harness's order."""
+    by_name = {part["name"]: part for part in previous}
+    by_name.update({part["name"]: part for part in current})
+    order = {name: index for index, name in enumerate(PARTS)}
+    return sorted(by_name.values(), key=lambda part: order.get(part["name"], len(order)))
 
 
 def _part_fields(report: dict[str, Any]) -> dict[str, Any]:

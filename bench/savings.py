@@ -24,6 +24,11 @@ SCAFFOLD_PREFIX = "projects-"
 SEED_CLAIM_PERCENT = 65.0
 
 
+def dollars(amount: float) -> str:
+    """Dollars with four decimals: single runs cost fractions of a cent."""
+    return f"{amount:.4f}"
+
+
 def repriced_runs(route_home: Path, cloud_model: str, count: int) -> dict[str, dict[str, Any]]:
     """run_id -> the ledger row with its cost re-priced for ``cloud_model``."""
     command = [*route_command(), "cost", "runs", "--json", "-n", str(max(count, 1)),
@@ -58,12 +63,12 @@ def section_rows(
             totals[model]["cloud"] += cost["cloud_only_dollars"]
             totals[model]["handoff"] += cost["handoff_dollars"]
             totals[model]["net"] += cost["net_saving_dollars"]
-            cells += [cost["cloud_only_dollars"], cost["handoff_dollars"],
-                      cost["net_saving_dollars"]]  # fmt: skip
+            cells += [dollars(cost["cloud_only_dollars"]), dollars(cost["handoff_dollars"]),
+                      dollars(cost["net_saving_dollars"])]  # fmt: skip
         rows.append(tuple(cells))
     total: list[object] = ["total", "", "", tokens["cloud"], tokens["handoff"]]
     for model in CLOUD_MODELS:
-        total += [totals[model]["cloud"], totals[model]["handoff"], totals[model]["net"]]
+        total += [dollars(totals[model][key]) for key in ("cloud", "handoff", "net")]
     rows.append(tuple(total))
     return rows, totals
 

@@ -502,3 +502,49 @@ def test_demo_reports_a_missing_ollama_with_what_to_do() -> None:
 
         with pytest.raises(runtime.RuntimeSetupError, match="ollama serve"):
             demo.require_ollama(url)
+
+
+INTERRUPTIBLE = """\
+import sys, time
+try:
+    print("ready", flush=True)
+    time.sleep(60)
+except KeyboardInterrupt:
+    print("recorded as interrupted", flush=True)
+    sys.exit(130)
+"""
+
+
+def test_demo_passes_ctrl_c_on_to_route_and_lets_it_finish() -> None:
+    with subprocess.Popen([sys.executable, "-c", INTERRUPTIBLE], stdout=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"ready\n"
+
+        exit_code = demo.wait_for_interrupted(process, pass_on=True, grace_seconds=30)
+
+        assert exit_code == 130
+        assert process.stdout.read() == b"recorded as interrupted\n"
+
+
+def test_demo_waits_for_a_route_that_got_ctrl_c_itself() -> None:
+    finishing = "import time; time.sleep(0.5); raise SystemExit(130)"
+    with subprocess.Popen([sys.executable, "-c", finishing]) as process:
+        exit_code = demo.wait_for_interrupted(process, pass_on=False, grace_seconds=30)
+
+    assert exit_code == 130
+    assert process.returncode == 130  # it ended on its own, not killed
+
+
+def test_demo_kills_a_route_that_ignores_ctrl_c() -> None:
+    ignoring = (
+        "import signal, time; signal.signal(signal.SIGINT, signal.SIG_IGN); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    with subprocess.Popen([sys.executable, "-c", ignoring], stdout=subprocess.PIPE) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline() == b"ready\n"
+
+        exit_code = demo.wait_for_interrupted(process, pass_on=True, grace_seconds=0.5)
+
+    assert exit_code == 130
+    assert process.returncode == -signal.SIGKILL

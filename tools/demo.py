@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -38,6 +40,7 @@ from llama_runtime import (
     SMOLLM2,
     LlamaServer,
     RuntimeSetupError,
+    Terminated,
     model_path,
     raise_keyboard_interrupt_on_sigterm,
 )
@@ -59,15 +62,17 @@ COPY_IGNORED = (
 # One request at a time, so one slot gets the whole context: the prompt, route's default output
 # budget (4096 tokens) and a repair round fit in 16384 tokens. SmolLM2 was trained on 8192.
 DEMO_CONTEXT = {QWEN_CODER: 4 * MIN_SLOT_CONTEXT, SMOLLM2: 2 * MIN_SLOT_CONTEXT}
+EXIT_INTERRUPTED = 130
 ROUTE_RESULTS = {
     0: "success",
     1: "verify still failing (or no usable files) after all attempts",
     2: "usage or configuration error",
     3: "model server unreachable or model missing",
     4: "every change the model proposed was refused as unsafe",
-    130: "interrupted",
+    EXIT_INTERRUPTED: "interrupted",
 }
 REPORTED_CODES = frozenset({0, 1, 4})  # route ran and reported an outcome
+ROUTE_STOP_SECONDS = 30.0  # time for route to record the interrupted run
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,9 +151,37 @@ def ledger_location(environ: Mapping[str, str]) -> str:
 
 
 def run_route(command: Sequence[str], project: Path) -> int:
-    say(f"running in {project}:\n  {' '.join(command)}")
-    completed = subprocess.run(command, cwd=project, env=route_environment(os.environ), check=False)
-    return completed.returncode
+    """Run route in the foreground (it streams to this terminal); its exit code.
+
+    On Ctrl-C the terminal signals route too, and route records the run as interrupted: it is
+    given time to do so rather than killed mid-write. On SIGTERM (sent to this script only)
+    the signal is passed on.
+    """
+    say(f"running in {project}:\n  {shlex.join(command)}")
+    process = subprocess.Popen(command, cwd=project, env=route_environment(os.environ))
+    try:
+        return process.wait()
+    except KeyboardInterrupt as interrupt:
+        return wait_for_interrupted(process, pass_on=isinstance(interrupt, Terminated))
+
+
+def wait_for_interrupted(
+    process: subprocess.Popen[bytes],
+    *,
+    pass_on: bool,
+    grace_seconds: float = ROUTE_STOP_SECONDS,
+) -> int:
+    """Let an interrupted route finish recording the run (sending it SIGINT first when it did
+    not get the signal itself); SIGKILL it after ``grace_seconds``. Its exit code (130 when it
+    had to be killed)."""
+    if pass_on:
+        process.send_signal(signal.SIGINT)
+    try:
+        return process.wait(timeout=grace_seconds)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+        return EXIT_INTERRUPTED
 
 
 def report(exit_code: int, project: Path, server_log: Path | None) -> int:
@@ -193,8 +226,10 @@ def run_demo(options: argparse.Namespace) -> int:
             server.base_url,
         )
         exit_code = run_route(gen_command(options.task, options.skill, backend), project)
-        say(f"step 5: stopping llama-server (pid {server.pid})")
-    return report(exit_code, project, server_log)
+        result = report(exit_code, project, server_log)
+        pid = server.pid
+    say(f"step 5: llama-server (pid {pid}) stopped")
+    return result
 
 
 def parse_arguments(arguments: Sequence[str] | None) -> argparse.Namespace:

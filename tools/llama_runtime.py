@@ -452,11 +452,16 @@ def _signal_group(process_group: int, signal_number: signal.Signals) -> None:
         os.killpg(process_group, signal_number)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that the same ``finally`` blocks run."""
+
+
 def raise_keyboard_interrupt_on_sigterm() -> None:
-    """Turn SIGTERM into KeyboardInterrupt, so ``finally`` blocks stop the server."""
+    """Turn SIGTERM into ``Terminated`` (a KeyboardInterrupt), so ``finally`` blocks stop the
+    server."""
 
     def handler(signal_number: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        raise Terminated
 
     signal.signal(signal.SIGTERM, handler)
 

@@ -18,7 +18,10 @@ import pytest
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 SERVER_MODEL = "smollm2"
-SERVER_CONTEXT = 8192  # two slots of 4096 tokens: prompt, 512 output tokens and a repair round
+# Two slots of 8192 tokens (SmolLM2's training context). 4096 is too small: a repair round holds
+# the prompt (up to ~2900 tokens for one skill section), the first answer (512 tokens) and the
+# verify output (up to 1500 tokens), and route refuses a prompt that does not fit.
+SERVER_CONTEXT = 16384
 SERVER_PARALLEL = 2
 
 
