@@ -70,7 +70,7 @@ def test_system_message_states_the_output_contract() -> None:
     assert "You write code files for an existing software project" in system.content
     contract = "\n".join(
         [
-            "path/to/existing_file.py",
+            "src/geometry/shapes.py",
             "```python",
             "<<<<<<< SEARCH",
             "exact existing lines",
@@ -420,3 +420,9 @@ def test_special_file_is_refused_without_blocking(tmp_path: Path) -> None:
 def test_empty_pattern(tmp_path: Path) -> None:
     with pytest.raises(ContextFileError, match="empty context path"):
         read_context_files([" "], tmp_path)
+
+
+def test_system_message_never_shows_a_placeholder_path_to_copy() -> None:
+    system = build_prompt("write it", [], []).messages[0].content
+    example_lines = [line for line in system.splitlines() if line.startswith("path/to/")]
+    assert example_lines == []

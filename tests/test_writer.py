@@ -605,3 +605,10 @@ def test_render_diff_without_label_and_empty_plan() -> None:
     plan = WritePlan(changes=(FileChange("a.py", "create", None, b"a\n"),))
     assert render_diff(plan).splitlines()[:2] == ["--- /dev/null", "+++ b/a.py"]
     assert render_diff(WritePlan()) == ""
+
+
+def test_placeholder_paths_copied_from_the_prompt_are_refused(tmp_path: Path) -> None:
+    parsed = ParsedAnswer(files=(FileBlock("path/to/models/project.py", "x = 1\n"),))
+    plan = plan_writes(parsed, tmp_path)
+    assert not plan.changes
+    assert "placeholder" in plan.refusals[0].reason

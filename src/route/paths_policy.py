@@ -109,6 +109,8 @@ def normalize_path(raw: str) -> str:
         raise ValueError("the path ends with '/', it names a directory")
     for part in components:
         _check_component(part)
+    if [part.lower() for part in components[:2]] == ["path", "to"]:
+        raise ValueError("a placeholder path (path/to/...): use the real path the conventions give")
     return "/".join(components)
 
 
