@@ -324,7 +324,7 @@ def test_refused_connection_says_what_to_start(router: respx.Router) -> None:
     with pytest.raises(BackendUnreachable) as caught:
         backend_for(router).chat(request(), ignore)
     message = str(caught.value)
-    assert f"no OpenAI-compatible server at {BASE}" in message
+    assert f"not reachable at {BASE}" in message
     assert "llama-server" in message
     assert "--base-url" in message
 

@@ -201,3 +201,14 @@ def test_prompt_is_deterministic(project: Path) -> None:
     second = prepare(options(project)).prompt
     assert first == second
     assert first.estimated_tokens > 0
+
+
+def test_repair_round_that_outgrows_the_context_ends_as_a_verify_failure(project: Path) -> None:
+    from route.errors import PromptTooLong
+
+    backend = FakeBackend(good_answer("BAD"), PromptTooLong("prompt of 9000 tokens > 8192"))
+    result = run_generation(options(project), lambda: backend)
+    assert result.status == "verify_failed"
+    assert result.exit_code == 1
+    assert "no room for another repair round" in result.message
+    assert len(result.attempts) == 1

@@ -26,6 +26,7 @@ from route.errors import (
     EXIT_USAGE,
     EXIT_VERIFY_FAILED,
     BackendError,
+    PromptTooLong,
     RouteError,
 )
 from route.values import (
@@ -268,7 +269,14 @@ def _attempts(
             keep_alive=options.keep_alive,
         )
         # A partial answer (interrupt, cut stream) raises here: nothing of it is written.
-        completion = backend.chat(request, events.text)
+        try:
+            completion = backend.chat(request, events.text)
+        except PromptTooLong as error:
+            if number == 1:
+                raise
+            # The repair conversation outgrew the context: the run ends with what it has.
+            last_failure = f"{last_failure}; no room for another repair round ({error})"
+            break
         state.model = completion.model or state.model
         state.warnings.extend(completion.warnings)
         events.generation_finished(completion)

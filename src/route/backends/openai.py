@@ -51,8 +51,8 @@ LONGEST_RETRY_DELAY = 8.0
 MILLISECONDS = 1000.0
 _DONE = "[DONE]"
 MESSAGES = ServerMessages(
-    unreachable="no OpenAI-compatible server at {endpoint} — start llama-server, LM Studio or "
-    "vLLM, or fix --base-url",
+    unreachable="the OpenAI-compatible server is not reachable at {endpoint} — start "
+    "llama-server, LM Studio or vLLM, or fix --base-url",
     not_found="the server at {endpoint} has no model {model} or no /chat/completions endpoint "
     "({detail}) — check the model name (GET {endpoint}/models lists them) and that --base-url "
     "includes /v1",
