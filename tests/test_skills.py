@@ -600,3 +600,12 @@ def test_only_newlines_end_lines(tmp_path: Path) -> None:
     skill = load_skill(write_skill(tmp_path, "ff", text))
     assert [s.number for s in skill.sections] == [1]
     assert skill.sections[0].text.endswith("## 3. Nor this")
+
+
+def test_a_slug_that_looks_like_a_number_cannot_shadow_a_numbered_section(tmp_path: Path) -> None:
+    write_skill(tmp_path, "p", "# Title\n\n## 1\n\nbody 0\n\n## 1!\n\nbody 1\n")
+    skill = load_skill(tmp_path / "p" / "SKILL.md")
+    first, second = skill.sections
+    assert resolve_reference("p#1", [tmp_path], tmp_path).sections == (first,)
+    assert second.slug.startswith("section-")
+    assert resolve_reference(f"p#{second.slug}", [tmp_path], tmp_path).sections == (second,)

@@ -255,13 +255,19 @@ def _title_and_sections(
     return title, tuple(heading for heading in rest if heading.level == top)
 
 
+_NUMERIC_SELECTOR = re.compile(r"\d+(-\d+)?")
+
+
 def _build_sections(lines: Sequence[str], headings: Sequence[_Heading]) -> tuple[Section, ...]:
     sections: list[Section] = []
     used_slugs: set[str] = set()
     for position, heading in enumerate(headings):
         end = headings[position + 1].line if position + 1 < len(headings) else len(lines)
         number, rest = split_number(heading.title)
-        slug = _unique_slug(slugify(rest) or f"section-{position + 1}", used_slugs)
+        slug = slugify(rest) or f"section-{position + 1}"
+        if _NUMERIC_SELECTOR.fullmatch(slug):  # "## 1!" must not be reachable as "#1" by slug
+            slug = f"section-{slug}"
+        slug = _unique_slug(slug, used_slugs)
         sections.append(
             Section(
                 number=number,
