@@ -68,9 +68,21 @@ def test_system_message_states_the_output_contract() -> None:
     system = prompt.messages[0]
     assert system.role == "system"
     assert "You write code files for an existing software project" in system.content
+    assert "app/widgets/widget.py\n```python\n<the complete content of the file>\n```" in (
+        system.content
+    )
+    assert "relative to the project root" in system.content
+    assert system.content.endswith("Line length 100.")
+    assert prompt.template_version == TEMPLATE_VERSION
+    # Without project files there is nothing to edit: no SEARCH/REPLACE example to copy.
+    assert "SEARCH" not in system.content
+
+
+def test_edit_format_is_offered_only_with_project_files() -> None:
+    context = [ContextFile("app/x.py", "X = 1\n")]
+    system = build_prompt("change it", [], context).messages[0].content
     contract = "\n".join(
         [
-            "src/geometry/shapes.py",
             "```python",
             "<<<<<<< SEARCH",
             "exact existing lines",
@@ -80,10 +92,8 @@ def test_system_message_states_the_output_contract() -> None:
             "```",
         ]
     )
-    assert contract in system.content
-    assert "relative to the project root" in system.content
-    assert system.content.endswith("Line length 100.")
-    assert prompt.template_version == TEMPLATE_VERSION
+    assert contract in system
+    assert "\n\nRules:" in system
 
 
 def test_user_message_holds_task_skill_and_context(skills_dir: Path) -> None:

@@ -22,7 +22,7 @@ from route.skills import merge_excerpts
 from route.tokens import LOCAL_CHARS_PER_TOKEN, estimate_messages_tokens
 from route.values import ContextFile, Message, Prompt, SkillExcerpt
 
-TEMPLATE_VERSION = "2"
+TEMPLATE_VERSION = "3"
 # A context file larger than this is refused: cite a smaller file or the relevant part.
 MAX_CONTEXT_FILE_BYTES = 200_000
 # Names that usually hold secrets; refused as context unless named with --allow.
@@ -138,9 +138,15 @@ def build_prompt(
     """The system and user messages for one generation (deterministic)."""
     if not task.strip():
         raise UsageError("the task is empty — describe what the local model should write")
+    # The edit format is offered only when there are project files to edit: small models
+    # otherwise copy its example instead of writing the new file.
     system = render_template(
         load_template("system"),
-        {"conventions": conventions.strip() or "None beyond the conventions given with the task."},
+        {
+            "conventions": conventions.strip()
+            or "None beyond the conventions given with the task.",
+            "edit_format": load_template("edit-format") + "\n\n" if context else "",
+        },
     )
     user = render_template(
         load_template("user"),
