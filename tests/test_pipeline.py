@@ -212,3 +212,15 @@ def test_repair_round_that_outgrows_the_context_ends_as_a_verify_failure(project
     assert result.exit_code == 1
     assert "no room for another repair round" in result.message
     assert len(result.attempts) == 1
+
+
+def test_an_answer_that_changes_nothing_is_not_a_success(project: Path) -> None:
+    unchanged = "app/existing.py\n```python\nOLD = 1\n```\n"
+    backend = FakeBackend(unchanged, unchanged)
+    result = run_generation(
+        options(project, max_attempts=2, context_patterns=("app/existing.py",)), lambda: backend
+    )
+    assert result.status != "success"
+    assert result.exit_code == 1
+    assert "changes nothing" in result.message
+    assert "changes nothing" in backend.history[1].messages[-1].content

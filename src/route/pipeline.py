@@ -350,7 +350,12 @@ def _write_and_verify(
         reasons = "; ".join(f"{r.path}: {r.reason}" for r in plan.refusals)
         failure = f"every file was refused: {reasons}"
         return attempt(False, None, failure), failure
-    # No changes and no refusals: everything proposed is already on disk; verify what is there.
+    if not plan.changes:
+        failure = (
+            "the answer changes nothing: every file it holds is already on disk as written — "
+            "write the changes the task asks for"
+        )
+        return attempt(False, None, failure), failure
     if options.dry_run:
         return attempt(False, None, None), None
     with _locked(options, events):
