@@ -61,6 +61,9 @@ def test_unreachable_server_exits_3_with_one_line_and_a_ledger_row(
     assert "not reachable" in result.stderr
     assert "ollama serve" in result.stderr
     assert "Traceback" not in result.output
+    # One error line (and where the ledger row went), no cost table for a run that never ran.
+    assert result.stderr.startswith("route: error: ")
+    assert "net saving" not in result.stderr
     rows = ledger_rows(route_home)
     assert len(rows) == 1
     assert rows[0]["status"] == "backend_error"

@@ -38,7 +38,7 @@ def backend_for(config: Config) -> Backend:
             raise ConfigError(f"api_key_env names ${key_env}, but it is not set: export it")
     elif kind != "openai":
         api_key = os.environ.get("OLLAMA_API_KEY") or None
-    ollama_url = ollama_base_url(ollama_url_setting or os.environ.get("OLLAMA_HOST"))
+    ollama_url = ollama_base_url(ollama_url_setting)
     client = make_client(connect_timeout=config.connect_timeout, read_timeout=config.read_timeout)
     return create_backend(
         kind,

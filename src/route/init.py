@@ -332,7 +332,7 @@ def check_model_server(config: Config, client: httpx.Client) -> Check:
                 return Check("server", False, "backend is openai but no base_url is set")
             base_url = openai_base_url(config.base_url)
             return _openai_check(client, base_url, redact_url(base_url), config.model)
-        base_url = ollama_base_url(config.host or os.environ.get("OLLAMA_HOST"))
+        base_url = ollama_base_url(config.host)
     except RouteError as error:
         return Check("server", False, str(error))
     return _ollama_check(client, base_url, config.model)

@@ -10,7 +10,6 @@ file without losing a row. sqlite3 errors are translated into ``LedgerError`` he
 from __future__ import annotations
 
 import dataclasses
-import os
 import shlex
 import sqlite3
 import time
@@ -29,14 +28,10 @@ SKILL_REFS_SEPARATOR = ", "
 
 
 def default_ledger_path(env: Mapping[str, str] | None = None) -> Path:
-    """``$ROUTE_HOME/ledger.sqlite3`` when ROUTE_HOME is set, else in the user data directory."""
-    env = os.environ if env is None else env
-    home = env.get("ROUTE_HOME")
-    if home:
-        return Path(home).expanduser() / LEDGER_FILE
-    import platformdirs
+    """``ledger.sqlite3`` in route's home: ``$ROUTE_HOME`` or the user data directory."""
+    from route.paths import route_home
 
-    return Path(platformdirs.user_data_dir("route")) / LEDGER_FILE
+    return route_home(env).expanduser() / LEDGER_FILE
 
 
 def resolve_ledger_path(

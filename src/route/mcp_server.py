@@ -492,7 +492,7 @@ def installed_models(settings: ServerSettings) -> tuple[frozenset[str], str | No
     from route.model_ops import list_installed
 
     config = load_config(settings.project_root).config
-    base_url = ollama_base_url(config.host or os.environ.get("OLLAMA_HOST"))
+    base_url = ollama_base_url(config.host)
     api_key = os.environ.get("OLLAMA_API_KEY") or None
     try:
         with make_client(

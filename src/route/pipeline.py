@@ -34,7 +34,6 @@ from route.values import (
     ChatRequest,
     Completion,
     ContextFile,
-    CostReport,
     FileChange,
     Message,
     ParsedAnswer,
@@ -444,7 +443,3 @@ def total_usage(result: RunResult) -> Usage:
         done_reason=usages[-1].done_reason if usages else "",
         context_size=usages[-1].context_size if usages else None,
     )
-
-
-def with_cost(result: RunResult, cost: CostReport) -> RunResult:
-    return replace(result, cost=cost)

@@ -233,7 +233,14 @@ def _rate(tokens: int, seconds: float) -> float:
 
 def render_run_report(report: dict[str, Any], *, plain: bool | None = None) -> None:
     """The end-of-run report from ``route.report.result_to_dict``: files, verify per attempt,
-    and the cost table. Goes to stderr so stdout stays the model's text (or JSON)."""
+    and the cost table. Goes to stderr so stdout stays the model's text (or JSON).
+
+    A run that failed before the model answered (server down, bad skill reference) is one
+    error line with what to do, and where its ledger row went: there is nothing to report."""
+    if not report["attempts"] and report["status"] in ("backend_error", "error", "interrupted"):
+        print_error(report["message"])
+        _print_ledger_line(report)
+        return
     lines: list[str] = []
     files = report["files"]
     for path in files["created"]:
@@ -260,6 +267,10 @@ def render_run_report(report: dict[str, Any], *, plain: bool | None = None) -> N
         lines.append(f"  warning: {warning}")
     print_text("\n".join(lines), err=True)
     _print_cost_table(report, "cost (cloud figures are estimates)", "command", plain)
+    _print_ledger_line(report)
+
+
+def _print_ledger_line(report: dict[str, Any]) -> None:
     ledger = report["ledger"]
     if ledger["path"]:
         note = "recorded in" if ledger["recorded"] else f"NOT recorded ({ledger['note']}):"
