@@ -124,7 +124,6 @@ def route_environment(route_home: Path, extra: Mapping[str, str] | None = None) 
     environment["PYTHON"] = sys.executable
     bin_directory = str(Path(sys.executable).parent)
     environment["PATH"] = os.pathsep.join([bin_directory, environment.get("PATH", os.defpath)])
-    environment["PYTHONDONTWRITEBYTECODE"] = "1"
     environment.update(extra or {})
     return environment
 

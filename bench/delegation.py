@@ -6,7 +6,9 @@ layers it builds on (bench/acceptance/reference/), so tasks are independent of e
 passes when the project's `make verify` passes **and** the acceptance tests kept here
 (bench/acceptance/test_accept_*.py, never shown to the model) pass against the result.
 
-- route: `route gen TASK -s SECTIONS [-c CONTEXT] --json` (verify + up to 3 attempts), through a
+- route: `route gen TASK -s SECTIONS -c CONTEXT --json`, the context being the files the new code
+  must fit (the task's prerequisites) and the files it edits, as the routing skill tells the
+  orchestrator to pass them (verify + up to 3 attempts), through a
   recording proxy that keeps llama.cpp's per-request timings (prompt tokens evaluated / reused).
   "First attempt" = it passed with a single attempt; "after repair" = it passed at all.
 - baseline (what simpler delegation tools do): one request with the whole SKILL.md and the task,
@@ -19,6 +21,7 @@ not started within it are reported as not run.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
@@ -72,6 +75,11 @@ class Task:
     acceptance: str  # file name under bench/acceptance/
     prerequisites: tuple[str, ...] = ()  # reference files copied in first
     context: tuple[str, ...] = ()  # -c files for route
+
+    def route_context(self) -> tuple[str, ...]:
+        """What the orchestrator passes with ``-c``, as the routing skill tells it to: the files
+        the new code must fit (the prerequisites) and the files the task edits."""
+        return tuple(dict.fromkeys((*self.prerequisites, *self.context)))
 
     def section_label(self) -> str:
         return ",".join(self.skills)
@@ -200,7 +208,7 @@ def route_task(
     proxy: RecordingProxy,
 ) -> Outcome:
     skills = [part for skill in task.skills for part in ("--skill", skill)]
-    context = [part for path in task.context for part in ("-c", path)]
+    context = [part for path in task.route_context() for part in ("-c", path)]
     command = [
         *route_command(), "gen", task.text, *skills, *context, "--backend", "openai",
         "--base-url", f"{proxy.url}/v1", "--model", settings.model,
@@ -403,8 +411,10 @@ def run(settings: DelegationSettings | None = None, *, keep: Path | None = None)
     """Run the tasks; ``keep`` is a folder that receives the ledger (for the savings part)."""
     settings = settings or DelegationSettings()
     load_before = load_average()
+    kept = os.environ.get("BENCH_KEEP_WORKSPACE")  # a folder: the projects stay for a post-mortem
     with tempfile.TemporaryDirectory() as temporary:
-        workspace = Path(temporary)
+        workspace = Path(kept) if kept else Path(temporary)
+        workspace.mkdir(parents=True, exist_ok=True)
         outcomes, skipped = run_tasks(settings, workspace)
         home = keep if keep is not None else workspace / "route-home"
         if keep is not None and (workspace / "route-home").exists():

@@ -26,7 +26,8 @@ HOST = "127.0.0.1"
 MODEL = "bench-stream"
 CONTEXT_LENGTH = 1_048_576
 # Each token is one short piece of a code file, so route parses a real (long) file from it.
-FILE_HEADER = "app/generated.py\n```python\n"
+GENERATED_PATH = "app/generated.py"
+FILE_HEADER = f"{GENERATED_PATH}\n```python\n"
 FILE_FOOTER = "```\n"
 TOKEN_CYCLE = ("total", " =", " total", " +", " 1", "\n")
 RELAY_BYTES = 65536

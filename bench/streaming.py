@@ -33,7 +33,7 @@ from bench.common import (
     route_environment,
     venv_python,
 )
-from bench.servers import MODEL, FastOllamaServer
+from bench.servers import GENERATED_PATH, MODEL, FastOllamaServer
 from bench.stats import is_linear, linear_fit, median, ratio, slope_growth
 
 DEFAULT_SIZES = (1_000, 5_000, 20_000, 50_000, 100_000)
@@ -91,6 +91,8 @@ def _check(measured: Measured, client: str, tokens: int) -> Measured:
 def _run_once(url: str, client: str, tokens: int, project: Path, home: Path) -> Measured:
     if client == "bare":
         return _check(measure(bare_command(url, tokens)), client, tokens)
+    # An answer that changes nothing is a failed attempt, so every run starts without the file.
+    (project / GENERATED_PATH).unlink(missing_ok=True)
     live = client == "route_live"
     extra = {"ROUTE_FORCE_TERMINAL": "1"} if live else {}
     environment = route_environment(home, extra)
@@ -106,6 +108,7 @@ def _run_once(url: str, client: str, tokens: int, project: Path, home: Path) -> 
 def _validate_route_output(url: str, tokens: int, project: Path, home: Path) -> None:
     """One --json run: route must count every token and write the streamed file."""
     command = [*route_gen_command(url, tokens, live=False), "--json"]
+    (project / GENERATED_PATH).unlink(missing_ok=True)
     result = measure(command, cwd=project, environment=route_environment(home)).json()
     if result.get("status") != "success" or result["tokens"]["output"] != tokens:
         raise BenchError(f"route did not read the {tokens}-token stream: {result}")

@@ -180,3 +180,34 @@ def test_auto_with_a_dead_base_url_says_both_ways(client: httpx.Client) -> None:
     assert "--base-url" in message
     assert "ollama serve" in message
     assert "secret" not in message
+
+
+def test_a_plain_http_client_refuses_https_rather_than_skip_verification() -> None:
+    with make_client(tls=False) as plain, pytest.raises(httpx.UnsupportedProtocol, match="https"):
+        plain.get("https://127.0.0.1:1/api/version")
+
+
+def test_a_plain_http_client_still_talks_http() -> None:
+    with FakeModelServer() as server, make_client(tls=False) as plain:
+        assert plain.get(f"{server.url}/api/version").status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("base_url", "tls"), [("http://127.0.0.1:8080", False), ("https://models.example/v1", True)]
+)
+def test_the_configured_urls_decide_whether_the_client_loads_tls(
+    base_url: str, tls: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from route import connect
+    from route.backends import factory
+    from route.config import Config
+
+    made: list[bool] = []
+
+    def recording_make_client(**kwargs: object) -> httpx.Client:
+        made.append(bool(kwargs["tls"]))
+        return make_client()
+
+    monkeypatch.setattr(factory, "make_client", recording_make_client)
+    connect.backend_for(Config(backend="openai", base_url=base_url))
+    assert made == [tls]

@@ -71,8 +71,10 @@ def load_plan(path: Path) -> Plan:
     """Read and validate a plan file (structure only; see ``check_skills``)."""
     import yaml
 
+    from route.yamlio import load_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"cannot read the plan {path}: {exc} — check the path") from exc
     except yaml.YAMLError as exc:

@@ -171,9 +171,11 @@ def load_catalog(path: Path | None = None) -> Catalog:
     """Read and validate the catalog; a broken file is a ``ConfigError`` naming the problem."""
     import yaml
 
+    from route.yamlio import load_yaml
+
     path = path if path is not None else default_catalog_path()
     try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as error:
         raise ConfigError(
             f"cannot read the model catalog {path}: {error} — reinstall route or fix the file"

@@ -169,8 +169,10 @@ def _read_yaml_file(path: Path) -> dict[str, Any] | None:
         return None
     import yaml
 
+    from route.yamlio import load_yaml
+
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read {path}: {exc}") from exc
     except yaml.YAMLError as exc:

@@ -39,12 +39,18 @@ def backend_for(config: Config) -> Backend:
     elif kind != "openai":
         api_key = os.environ.get("OLLAMA_API_KEY") or None
     ollama_url = ollama_base_url(ollama_url_setting)
-    client = make_client(connect_timeout=config.connect_timeout, read_timeout=config.read_timeout)
+    openai_url = openai_base_url(base_url) if base_url else None
+    urls = [found for found in (ollama_url, openai_url) if found]
+    client = make_client(
+        connect_timeout=config.connect_timeout,
+        read_timeout=config.read_timeout,
+        tls=any(found.lower().startswith("https:") for found in urls),
+    )
     return create_backend(
         kind,
         client=client,
         ollama_url=ollama_url,
-        base_url=openai_base_url(base_url) if base_url else None,
+        base_url=openai_url,
         api_key=api_key,
         context_size=context_size or config.context_size,
     )

@@ -9,6 +9,7 @@ module returns is labelled as an estimate.
 from __future__ import annotations
 
 import difflib
+import functools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -112,13 +113,15 @@ def load_prices(overrides: Mapping[str, Mapping[str, object]] | None = None) -> 
     )
 
 
+@functools.cache
 def _read_package_data() -> dict[str, Any]:
+    """The parsed prices.yaml, read once per process (callers only read it)."""
     from importlib import resources
 
-    import yaml
+    from route.yamlio import load_yaml
 
     text = resources.files("route").joinpath("data", "prices.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text)
+    data = load_yaml(text)
     if not isinstance(data, dict):
         raise ConfigError("route's prices.yaml is not a mapping — reinstall route")
     return data

@@ -179,8 +179,10 @@ def _split_front_matter(text: str, path: Path) -> tuple[dict[str, object], str]:
 def _parse_front_matter(source: str, path: Path) -> dict[str, object]:
     import yaml
 
+    from route.yamlio import load_yaml
+
     try:
-        loaded = yaml.safe_load(source)
+        loaded = load_yaml(source)
     except yaml.YAMLError as exc:
         reason = " ".join(str(exc).split())
         raise MalformedSkill(

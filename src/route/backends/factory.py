@@ -33,6 +33,7 @@ def make_client(
     *,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
     read_timeout: float = DEFAULT_READ_TIMEOUT,
+    tls: bool = True,
 ) -> httpx.Client:
     """An ``httpx.Client`` for model servers: a short connect timeout (a missing server fails
     fast) and a long read timeout (the first token may wait for a model load).
@@ -40,13 +41,34 @@ def make_client(
     ``trust_env=False``: ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` from the environment are
     ignored, so a corporate proxy cannot hijack calls to a server on 127.0.0.1 (and the
     environment's ``.netrc`` credentials are not sent to the model server).
+
+    ``tls=False`` is for a client that only ever gets ``http://`` URLs (a local server): it
+    builds no TLS context, which saves loading the CA bundle (about 60 ms of every start).
+    An ``https://`` URL given to such a client is refused rather than sent unverified.
     """
     import httpx
 
     timeout = httpx.Timeout(
         connect=connect_timeout, read=read_timeout, write=read_timeout, pool=connect_timeout
     )
-    return httpx.Client(timeout=timeout, trust_env=False)
+    if tls:
+        return httpx.Client(timeout=timeout, trust_env=False)
+    return httpx.Client(
+        timeout=timeout, trust_env=False, verify=False, mounts={"https://": _refuse_https()}
+    )
+
+
+def _refuse_https() -> httpx.BaseTransport:
+    """The transport of a plain-http client for ``https://``: it sends nothing, unverified."""
+    import httpx
+
+    class RefuseHttps(httpx.BaseTransport):
+        def handle_request(self, request: httpx.Request) -> httpx.Response:
+            raise httpx.UnsupportedProtocol(
+                f"{request.url} is https, but this client was made for plain http only"
+            )
+
+    return RefuseHttps()
 
 
 def _probe(client: httpx.Client, root_url: str) -> _Probe:

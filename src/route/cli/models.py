@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="Pick a local coding model that fits this machine, pull it, and check it.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, like the rest of route
 )
 
 Listed = TypeVar("Listed")  # what a model_ops lister returns a tuple of

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 app = typer.Typer(
     help="List skills (SKILL.md files) and show exactly what a skill reference sends to the model.",
     no_args_is_help=True,
+    rich_markup_mode=None,  # plain help, like the rest of route
 )
 
 SkillsDirOption = Annotated[

@@ -1,0 +1,104 @@
+"""The route group: lazily loaded sub-commands, their listing, plain help, and light start-up."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import typer.main
+from typer.testing import CliRunner
+
+from route.cli.main import COMMANDS, LazyCommands, app, load_command
+
+runner = CliRunner()
+
+# What `route --help` and `route --version` must not import (start-up, issue 8).
+HEAVY = ("httpx", "pydantic", "rich", "yaml", "mcp", "route.cli.gen", "route.cli.models")
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+@pytest.mark.parametrize("limit", [30, 45, 68, 200])
+def test_listed_summary_matches_the_commands_own_help(name: str, limit: int) -> None:
+    table = LazyCommands(COMMANDS)
+    loaded = load_command(name, COMMANDS[name])
+    assert table.short_help(name, limit) == loaded.get_short_help_str(limit)
+
+
+def test_help_lists_every_command_in_table_order() -> None:
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    listing = result.output.split("Commands:", 1)[1].splitlines()
+    names = [line.split()[0] for line in listing if line.startswith("  ") and line.split()]
+    assert names == list(COMMANDS)
+
+
+@pytest.mark.parametrize("name", sorted(COMMANDS))
+def test_every_help_is_plain_text(name: str) -> None:
+    result = runner.invoke(app, [name, "--help"])
+    assert result.exit_code == 0, result.output
+    assert f"Usage: route {name}" in result.output
+    assert "╭" not in result.output and "│" not in result.output
+
+
+def test_a_sub_command_loads_only_its_own_module() -> None:
+    group = typer.main.get_command(app)
+    commands = group.commands  # type: ignore[attr-defined]
+    assert isinstance(commands, LazyCommands)
+    assert commands.short_help("gen", 80) is not None
+    assert commands.short_help("nope", 80) is None
+    assert "gen" in commands and "nope" not in commands
+    assert len(commands) == len(COMMANDS)
+
+
+def test_a_typo_gets_a_suggestion() -> None:
+    result = runner.invoke(app, ["gn"])
+    assert result.exit_code == 2
+    assert "Did you mean 'gen'?" in result.output
+
+
+def _modules_after(arguments: list[str]) -> list[str]:
+    script = (
+        "import json, sys\n"
+        "from route.cli.main import app\n"
+        "try:\n"
+        f"    app({arguments!r})\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(json.dumps(sorted(k for k, v in sys.modules.items() if v is not None)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    return list(json.loads(done.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize("arguments", [["--help"], ["--version"]])
+def test_help_and_version_import_nothing_heavy(arguments: list[str]) -> None:
+    modules = _modules_after(arguments)
+    loaded = [name for name in HEAVY if name in modules or f"{name}." in " ".join(modules)]
+    assert loaded == []
+
+
+def test_gen_help_loads_gen_but_not_the_other_commands() -> None:
+    modules = _modules_after(["gen", "--help"])
+    assert "route.cli.gen" in modules
+    assert "route.cli.models" not in modules and "route.cli.cost" not in modules
+
+
+def test_httpx_never_loads_its_command_line_client() -> None:
+    """httpx imports click, rich and pygments for its own CLI when click is installed (it is,
+    in the dev environment: uvicorn needs it); route's entry point stops that."""
+    script = (
+        "import sys\n"
+        "import route.cli.main\n"
+        "import httpx\n"
+        "loaded = [k for k, v in sys.modules.items() if v is not None]\n"
+        "print(any(k == 'rich' or k.startswith(('rich.', 'pygments')) for k in loaded))\n"
+        "print('httpx._main' in loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.split() == ["False", "False"]
