@@ -6,9 +6,9 @@ layers it builds on (bench/acceptance/reference/), so tasks are independent of e
 passes when the project's `make verify` passes **and** the acceptance tests kept here
 (bench/acceptance/test_accept_*.py, never shown to the model) pass against the result.
 
-- route: `route gen TASK -s SECTIONS -c CONTEXT --json`, the context being the files the new code
-  must fit (the task's prerequisites) and the files it edits, as the routing skill tells the
-  orchestrator to pass them (verify + up to 3 attempts), through a
+- route: `route gen TASK -s SECTIONS [-c CONTEXT] --json`, the context being the files the new
+  code must fit (what it imports from earlier layers) and the file it edits, as the routing skill
+  tells the orchestrator to pass them (verify + up to 3 attempts), through a
   recording proxy that keeps llama.cpp's per-request timings (prompt tokens evaluated / reused).
   "First attempt" = it passed with a single attempt; "after repair" = it passed at all.
 - baseline (what simpler delegation tools do): one request with the whole SKILL.md and the task,
@@ -74,56 +74,55 @@ class Task:
     target: str  # the one file the baseline writes
     acceptance: str  # file name under bench/acceptance/
     prerequisites: tuple[str, ...] = ()  # reference files copied in first
-    context: tuple[str, ...] = ()  # -c files for route
-
-    def route_context(self) -> tuple[str, ...]:
-        """What the orchestrator passes with ``-c``, as the routing skill tells it to: the files
-        the new code must fit (the prerequisites) and the files the task edits."""
-        return tuple(dict.fromkeys((*self.prerequisites, *self.context)))
+    context: tuple[str, ...] = ()  # -c files for route: what the new code imports or edits
 
     def section_label(self) -> str:
         return ",".join(self.skills)
 
 
+MODEL_P, SCHEMA_P, SERVICE_P, ROUTES_P = (
+    "app/models/project.py", "app/schemas/project.py", "app/services/project_service.py",
+    "app/routes/projects.py",
+)
+# Task texts name the resource, its fields and the target file, and the context is the files the
+# new code must fit (what it imports from earlier layers, and the file it edits): what the
+# routing skill (.skills/model-routing/SKILL.md, section 2) tells the orchestrator to send.
 TASKS: tuple[Task, ...] = (
     Task(
-        "projects-model", f"model for Projects: {PROJECT_FIELDS}", ("scaffold#1",),
-        "app/models/project.py", "test_accept_projects_model.py",
+        "projects-model", f"model for Projects in {MODEL_P}: {PROJECT_FIELDS}", ("scaffold#1",),
+        MODEL_P, "test_accept_projects_model.py",
     ),
     Task(
-        "projects-schema", f"schema for Projects: {PROJECT_FIELDS}", ("scaffold#2",),
-        "app/schemas/project.py", "test_accept_projects_schema.py",
-        ("app/models/project.py",),
+        "projects-schema", f"schema for Projects in {SCHEMA_P}: {PROJECT_FIELDS}",
+        ("scaffold#2",), SCHEMA_P, "test_accept_projects_schema.py", (MODEL_P,),
     ),
     Task(
-        "projects-service", "service for Projects", ("scaffold#3",),
-        "app/services/project_service.py", "test_accept_projects_service.py",
-        ("app/models/project.py", "app/schemas/project.py"),
+        "projects-service", f"service for Projects in {SERVICE_P}", ("scaffold#3",),
+        SERVICE_P, "test_accept_projects_service.py", (MODEL_P, SCHEMA_P), (MODEL_P, SCHEMA_P),
     ),
     Task(
-        "projects-routes", "routes for Projects", ("scaffold#4",),
-        "app/routes/projects.py", "test_accept_projects_routes.py",
-        ("app/models/project.py", "app/schemas/project.py", "app/services/project_service.py"),
+        "projects-routes", f"routes for Projects in {ROUTES_P}", ("scaffold#4",),
+        ROUTES_P, "test_accept_projects_routes.py", (MODEL_P, SCHEMA_P, SERVICE_P), (SERVICE_P,),
     ),
     Task(
-        "projects-tests", f"tests for the Projects service; {PROJECT_FIELDS}", ("scaffold#5",),
-        "tests/test_projects_service.py", "test_accept_projects_tests.py",
-        ("app/models/project.py", "app/schemas/project.py", "app/services/project_service.py"),
+        "projects-tests",
+        f"tests for the Projects service in tests/test_projects_service.py; {PROJECT_FIELDS}",
+        ("scaffold#5",), "tests/test_projects_service.py", "test_accept_projects_tests.py",
+        (MODEL_P, SCHEMA_P, SERVICE_P), (MODEL_P, SERVICE_P),
     ),
     Task(
-        "projects-wiring", "wire the Projects routes into the server", ("scaffold#6",),
-        "app/server.py", "test_accept_projects_wiring.py",
-        ("app/models/project.py", "app/schemas/project.py", "app/services/project_service.py",
-         "app/routes/projects.py"),
-        ("app/server.py",),
+        "projects-wiring", "wire the Projects routes into the server in app/server.py",
+        ("scaffold#6",), "app/server.py", "test_accept_projects_wiring.py",
+        (MODEL_P, SCHEMA_P, SERVICE_P, ROUTES_P), (ROUTES_P, "app/server.py"),
     ),
     Task(
-        "tasks-model", f"model for Tasks: {TASK_FIELDS}", ("scaffold#1",),
+        "tasks-model", f"model for Tasks in app/models/task.py: {TASK_FIELDS}", ("scaffold#1",),
         "app/models/task.py", "test_accept_tasks_model.py",
     ),
     Task(
-        "tasks-service", "service for Tasks", ("scaffold#3",),
+        "tasks-service", "service for Tasks in app/services/task_service.py", ("scaffold#3",),
         "app/services/task_service.py", "test_accept_tasks_service.py",
+        ("app/models/task.py", "app/schemas/task.py"),
         ("app/models/task.py", "app/schemas/task.py"),
     ),
 )  # fmt: skip
@@ -208,7 +207,7 @@ def route_task(
     proxy: RecordingProxy,
 ) -> Outcome:
     skills = [part for skill in task.skills for part in ("--skill", skill)]
-    context = [part for path in task.route_context() for part in ("-c", path)]
+    context = [part for path in task.context for part in ("-c", path)]
     command = [
         *route_command(), "gen", task.text, *skills, *context, "--backend", "openai",
         "--base-url", f"{proxy.url}/v1", "--model", settings.model,

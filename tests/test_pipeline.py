@@ -224,3 +224,6 @@ def test_an_answer_that_changes_nothing_is_not_a_success(project: Path) -> None:
     assert result.exit_code == 1
     assert "changes nothing" in result.message
     assert "changes nothing" in backend.history[1].messages[-1].content
+    # The repair names what was repeated and asks for the task's new files instead.
+    assert "repeats `app/existing.py` exactly as on disk" in backend.history[1].messages[-1].content
+    assert "write the new files the task asks for" in result.message

@@ -105,9 +105,25 @@ def test_user_message_holds_task_skill_and_context(skills_dir: Path) -> None:
     assert "From skill `scaffold#3`:" in user.content
     assert "## 3. Service Layer" in user.content
     assert "## 5. Tests" not in user.content
-    assert "app/models/user.py\n```python\nclass User:\n    id: int\n```" in user.content
-    assert user.content.index("# Task") < user.content.index("scaffold#3")
-    assert user.content.index("scaffold#3") < user.content.index("app/models/user.py")
+    assert "Existing file `app/models/user.py`:\n```python\nclass User:\n    id: int\n```" in (
+        user.content
+    )
+    # Existing files first, then the task and the conventions, and the task again at the end:
+    # what the model reads last is what it is asked to write, not a file it could repeat.
+    content = user.content
+    assert content.index("# Existing project files") < content.index("# Task")
+    assert content.index("# Task") < content.index("scaffold#3") < content.index("# Your answer")
+    assert content.rstrip().endswith("then a fenced code block.")
+    assert "The task again: service for Projects\n" in content
+
+
+def test_existing_files_are_not_labelled_like_answer_blocks() -> None:
+    """A path alone on its line followed by a fence is the answer format; context files must not
+    look like it, or a small model continues the pattern by repeating the last file shown."""
+    context = (ContextFile(path="app/models/user.py", text="x = 1\n"),)
+    user = build_prompt("t", [], context).messages[1].content
+    assert "\napp/models/user.py\n```" not in user
+    assert not user.startswith("app/models/user.py\n")
 
 
 def test_same_inputs_give_byte_identical_messages(skills_dir: Path) -> None:
@@ -132,14 +148,14 @@ def test_user_content_with_markers_braces_and_dollars_is_verbatim() -> None:
     assert system.endswith("{{task}} $conventions")
     assert f"# Task\n\n{task}\n" in user
     assert "{{task}} {{conventions}} $x {y}" in user
-    assert user.count("{{skills}}") == 1
+    assert user.count("{{skills}}") == 2  # the task is shown twice, never expanded
     assert "No skill was cited" in user
 
 
 def test_context_fence_is_longer_than_any_backtick_run() -> None:
     text = "Example:\n````python\nprint('hi')\n````\nand ``` inline\n"
     prompt = build_prompt("t", [], (ContextFile(path="README.md", text=text),))
-    assert "README.md\n`````markdown\n" + text + "`````" in prompt.messages[1].content
+    assert "`README.md`:\n`````markdown\n" + text + "`````" in prompt.messages[1].content
 
 
 def test_skill_text_is_fenced_safely(skills_dir: Path) -> None:
@@ -162,11 +178,11 @@ def test_estimated_tokens_cover_every_message(skills_dir: Path) -> None:
     assert prompt.characters == sum(len(message.content) for message in prompt.messages)
 
 
-def test_empty_conventions_and_context_have_clear_placeholders() -> None:
+def test_empty_conventions_and_no_context_files() -> None:
     prompt = build_prompt("  task  ", [], [])
     assert "None beyond the conventions given with the task." in prompt.messages[0].content
-    assert "No project files were given." in prompt.messages[1].content
-    assert "# Task\n\ntask\n" in prompt.messages[1].content
+    assert "Existing project files" not in prompt.messages[1].content
+    assert prompt.messages[1].content.startswith("# Task\n\ntask\n")
 
 
 def test_empty_task_is_a_usage_error() -> None:

@@ -350,10 +350,7 @@ def _write_and_verify(
         failure = f"every file was refused: {reasons}"
         return attempt(False, None, failure), failure
     if not plan.changes:
-        failure = (
-            "the answer changes nothing: every file it holds is already on disk as written — "
-            "write the changes the task asks for"
-        )
+        failure = _unchanged_failure(parsed)
         return attempt(False, None, failure), failure
     if options.dry_run:
         return attempt(False, None, None), None
@@ -368,6 +365,18 @@ def _write_and_verify(
         state.warnings.append(f"verify skipped: {verify.skipped_reason}")
     verdict = None if verify.passed else _verify_failure(verify)
     return attempt(bool(plan.changes), verify, verdict), verdict
+
+
+def _unchanged_failure(parsed: ParsedAnswer) -> str:
+    """Why an answer that changes nothing failed, naming what it repeated (a small model often
+    repeats an existing file it was shown instead of writing the new one)."""
+    paths = sorted({block.path for block in (*parsed.files, *parsed.edits)})
+    shown = ", ".join(f"`{path}`" for path in paths[:5]) + (" ..." if len(paths) > 5 else "")
+    return (
+        f"the answer changes nothing: it only repeats {shown} exactly as on disk — leave "
+        "existing files out unless the task changes them, and write the new files the task "
+        "asks for, each under its own path"
+    )
 
 
 def _locked(options: GenOptions, events: RunEvents) -> AbstractContextManager[None]:

@@ -22,7 +22,7 @@ from route.skills import merge_excerpts
 from route.tokens import LOCAL_CHARS_PER_TOKEN, estimate_messages_tokens
 from route.values import ContextFile, Message, Prompt, SkillExcerpt
 
-TEMPLATE_VERSION = "3"
+TEMPLATE_VERSION = "4"
 # A context file larger than this is refused: cite a smaller file or the relevant part.
 MAX_CONTEXT_FILE_BYTES = 200_000
 # Names that usually hold secrets; refused as context unless named with --allow.
@@ -98,7 +98,7 @@ def render_template(template: str, values: Mapping[str, str]) -> str:
     """
     pieces = _PLACEHOLDER.split(template)
     names = pieces[1::2]
-    if sorted(names) != sorted(values):
+    if set(names) != set(values):
         raise ValueError(f"template markers {sorted(names)} do not match values {sorted(values)}")
     return "".join(values[piece] if index % 2 else piece for index, piece in enumerate(pieces))
 
@@ -175,11 +175,16 @@ def _render_excerpts(excerpts: Sequence[SkillExcerpt]) -> str:
 
 
 def _render_context(context: Sequence[ContextFile]) -> str:
+    """The section of existing files, or nothing. Each file is labelled in a line that is not
+    the answer format (``path`` alone on its line): small models otherwise continue the pattern
+    and repeat the last file shown instead of writing the new one."""
     if not context:
-        return "No project files were given."
-    return "\n\n".join(
-        f"{item.path}\n{fenced(item.text, language_for(item.path))}" for item in context
+        return ""
+    files = "\n\n".join(
+        f"Existing file `{item.path}`:\n{fenced(item.text, language_for(item.path))}"
+        for item in context
     )
+    return render_template(load_template("context"), {"files": files})
 
 
 # --------------------------------------------------------------------------- repair

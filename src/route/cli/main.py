@@ -81,7 +81,7 @@ def load_command(name: str, where: LazyCommand) -> Any:  # a click command of ty
     target = getattr(module, where.attribute)
     if isinstance(target, typer.Typer):
         return typer.main.get_group(target)
-    single = typer.Typer(rich_markup_mode=None)  # plain help, like the route group
+    single = typer.Typer(rich_markup_mode=None, add_completion=False)  # as the route group
     epilog = getattr(module, where.epilog) if where.epilog else None
     single.command(name, epilog=epilog)(target)
     return typer.main.get_command(single)
