@@ -81,7 +81,9 @@ class Task:
 
 
 MODEL_P, SCHEMA_P, SERVICE_P, ROUTES_P = (
-    "app/models/project.py", "app/schemas/project.py", "app/services/project_service.py",
+    "app/models/project.py",
+    "app/schemas/project.py",
+    "app/services/project_service.py",
     "app/routes/projects.py",
 )
 # Task texts name the resource, its fields and the target file, and the context is the files the

@@ -370,7 +370,7 @@ def _write_and_verify(
 def _unchanged_failure(parsed: ParsedAnswer) -> str:
     """Why an answer that changes nothing failed, naming what it repeated (a small model often
     repeats an existing file it was shown instead of writing the new one)."""
-    paths = sorted({block.path for block in (*parsed.files, *parsed.edits)})
+    paths = sorted({block.path for block in parsed.files} | {edit.path for edit in parsed.edits})
     shown = ", ".join(f"`{path}`" for path in paths[:5]) + (" ..." if len(paths) > 5 else "")
     return (
         f"the answer changes nothing: it only repeats {shown} exactly as on disk — leave "
