@@ -13,7 +13,6 @@ request) lives in ``route.backends.common``.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from route.backends.common import (
     check_prompt_fits,
     context_overflow_error,
     cut_stream_error,
+    decode_json,
     error_message,
     output_chunk_cap,
     status_error,
@@ -202,7 +202,7 @@ class OllamaBackend:
         pieces: list[str] = []
         chunks = 0
         for number, line in enumerate(lines, start=1):
-            if not line.strip():
+            if not line or line.isspace():
                 continue
             data = self._decode_line(line, number)
             message = data.get("message")
@@ -219,7 +219,7 @@ class OllamaBackend:
 
     def _decode_line(self, line: str, number: int) -> dict[str, Any]:
         try:
-            data = json.loads(line)
+            data = decode_json(line)
         except ValueError as exc:
             raise BackendResponseError(
                 f"line {number} of the stream from {self.endpoint} is not JSON ({line[:80]!r}); "
@@ -230,7 +230,7 @@ class OllamaBackend:
                 f"line {number} of the stream from {self.endpoint} is not a JSON object "
                 f"({line[:80]!r}); nothing was written — check that the server is Ollama"
             )
-        message = error_message(data)
+        message = error_message(data) if "error" in data else None
         if message is not None:
             raise context_overflow_error(self.endpoint, message) or BackendResponseError(
                 f"Ollama at {self.endpoint} reported an error while generating: {message} — "

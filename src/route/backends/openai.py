@@ -13,7 +13,6 @@ llama-server still loading its model) is retried with exponential backoff for up
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -26,6 +25,7 @@ from route.backends.common import (
     check_prompt_fits,
     context_overflow_error,
     cut_stream_error,
+    decode_json,
     error_message,
     output_chunk_cap,
     status_error,
@@ -229,7 +229,7 @@ class OpenAIBackend:
 
     def _decode_event(self, payload: str, number: int) -> dict[str, Any]:
         try:
-            data = json.loads(payload)
+            data = decode_json(payload)
         except ValueError as exc:
             raise BackendResponseError(
                 f"line {number} of the stream from {self.endpoint} is not JSON "

@@ -201,15 +201,21 @@ def _run(
 
     from route import ui
     from route.delegate import delegate
+    from route.pipeline import RunEvents, SilentEvents
 
     text_stream = sys.stderr if json_output else sys.stdout
     live = not quiet and ui.is_terminal(text_stream)
-    view = ui.LiveView(
-        model=run_options.model,
-        text_stream=text_stream,
-        status_stream=sys.stderr,
-        show_text=live,
-        show_status=live and ui.is_terminal(sys.stderr),
+    # Nothing is shown live without a terminal: no per-token work at all then.
+    view: RunEvents = (
+        ui.LiveView(
+            model=run_options.model,
+            text_stream=text_stream,
+            status_stream=sys.stderr,
+            show_text=True,
+            show_status=ui.is_terminal(sys.stderr),
+        )
+        if live
+        else SilentEvents()
     )
 
     def terminate(signum: int, frame: object) -> None:
