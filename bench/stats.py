@@ -6,10 +6,10 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-# A stream handler is called linear when a straight line explains the timings well and the
-# marginal cost per token at the large end is not much above the one at the small end.
-MIN_R_SQUARED = 0.98
-MAX_SLOPE_GROWTH = 1.5
+# A stream handler is called linear when a fitted quadratic term explains at most this share of
+# its size-dependent time at the largest size. Using every point (not the two smallest, whose
+# difference is within process-start noise) keeps the check meaningful on a noisy machine.
+MAX_QUADRATIC_SHARE = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,26 +52,64 @@ def linear_fit(xs: Sequence[float], ys: Sequence[float]) -> LinearFit:
     return LinearFit(intercept=intercept, slope=slope, r_squared=r_squared)
 
 
-def slope_growth(xs: Sequence[float], ys: Sequence[float]) -> float | None:
-    """Marginal cost per unit between the two largest points over that between the two smallest
-    (1.0 for a straight line, above 1 when cost grows faster than linearly); None if undefined."""
-    points = sorted(zip(xs, ys, strict=True))
-    if len(points) < 3:
+def quadratic_share(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Fit ``y = a + b*x + c*x**2`` by least squares and return ``c*X**2 / (b*X + c*X**2)`` at
+    ``X = max(xs)``: the share of the size-dependent time at the largest size that the square
+    term explains. 0.0 for a straight line or a curve that bends down, near 1.0 when the cost
+    grows with the square; None with fewer than 3 distinct sizes or no size-dependent time."""
+    if len(xs) != len(ys):
+        raise ValueError(f"{len(xs)} x values but {len(ys)} y values")
+    if len(set(xs)) < 3:
         return None
-    (x0, y0), (x1, y1) = points[0], points[1]
-    (x2, y2), (x3, y3) = points[-2], points[-1]
-    small = (y1 - y0) / (x1 - x0) if x1 != x0 else 0.0
-    large = (y3 - y2) / (x3 - x2) if x3 != x2 else 0.0
-    return ratio(large, small)
+    largest = max(xs)
+    scaled = [x / largest for x in xs]  # keeps the normal equations well conditioned
+    powers = [sum(x**k for x in scaled) for k in range(5)]
+    matrix = [[powers[row + column] for column in range(3)] for row in range(3)]
+    vector = [sum(y * x**row for x, y in zip(scaled, ys, strict=True)) for row in range(3)]
+    _, linear, square = _solve3(matrix, vector)
+    growing = linear + square  # the size-dependent time at x = 1 (the largest size)
+    if growing <= 0:
+        return None
+    return max(0.0, square) / max(growing, square, 0.0)
+
+
+def _solve3(matrix: list[list[float]], vector: list[float]) -> tuple[float, float, float]:
+    """Gaussian elimination with partial pivoting for a 3x3 system."""
+    rows = [[*matrix[i], vector[i]] for i in range(3)]
+    for column in range(3):
+        pivot = max(range(column, 3), key=lambda row: abs(rows[row][column]))
+        rows[column], rows[pivot] = rows[pivot], rows[column]
+        if rows[column][column] == 0:
+            raise ValueError("the sizes do not determine a quadratic fit")
+        for row in range(column + 1, 3):
+            factor = rows[row][column] / rows[column][column]
+            rows[row] = [
+                value - factor * top for value, top in zip(rows[row], rows[column], strict=True)
+            ]
+    solution = [0.0, 0.0, 0.0]
+    for row in (2, 1, 0):
+        known = sum(rows[row][column] * solution[column] for column in range(row + 1, 3))
+        solution[row] = (rows[row][3] - known) / rows[row][row]
+    return solution[0], solution[1], solution[2]
 
 
 def is_linear(xs: Sequence[float], ys: Sequence[float]) -> bool:
-    """True when the timings grow linearly (see MIN_R_SQUARED and MAX_SLOPE_GROWTH)."""
-    fit = linear_fit(xs, ys)
-    growth = slope_growth(xs, ys)
-    if fit.r_squared < MIN_R_SQUARED:
-        return False
-    return growth is None or growth <= MAX_SLOPE_GROWTH
+    """True when the timings grow linearly: a square term explains at most
+    ``MAX_QUADRATIC_SHARE`` of the size-dependent time at the largest size."""
+    share = quadratic_share(xs, ys)
+    return share is not None and share <= MAX_QUADRATIC_SHARE
+
+
+def break_even(route: LinearFit, bare: LinearFit, tolerance: float) -> float | None:
+    """The size from which ``route`` takes at most ``(1 + tolerance)`` times ``bare``'s time
+    (both straight lines); 0.0 when it always does, None when it never does."""
+    allowed_slope = (1 + tolerance) * bare.slope - route.slope
+    allowed_intercept = (1 + tolerance) * bare.intercept - route.intercept
+    if allowed_intercept >= 0 and allowed_slope >= 0:
+        return 0.0
+    if allowed_slope <= 0:
+        return None
+    return -allowed_intercept / allowed_slope
 
 
 def percent(part: float, whole: float) -> float | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +35,7 @@ from bench.common import (
     venv_python,
 )
 from bench.servers import GENERATED_PATH, MODEL, FastOllamaServer
-from bench.stats import is_linear, linear_fit, median, ratio, slope_growth
+from bench.stats import break_even, is_linear, linear_fit, median, quadratic_share, ratio
 
 DEFAULT_SIZES = (1_000, 5_000, 20_000, 50_000, 100_000)
 CLIENTS = ("bare", "route_quiet", "route_live")
@@ -132,6 +133,51 @@ def measure_sizes(settings: StreamingSettings) -> dict[str, dict[int, list[Measu
     return runs
 
 
+IN_PROCESS_CLIENTS = ("route_quiet", "route_live")
+
+
+def measure_in_process(settings: StreamingSettings) -> dict[str, dict[int, float]]:
+    """route's own stream handling, timed inside one process (no interpreter start-up in the
+    figures): the Ollama backend reading the stream, the live view drawing it (into a discarded
+    text stream) or no view, then the answer parsed into files. Best of ``repetitions``."""
+    import io
+
+    from route.backends.factory import make_client
+    from route.backends.ollama import OllamaBackend
+    from route.parse import parse_answer
+    from route.pipeline import SilentEvents
+    from route.ui import LiveView
+    from route.values import ChatRequest, Message
+
+    seconds: dict[str, dict[int, float]] = {client: {} for client in IN_PROCESS_CLIENTS}
+    with FastOllamaServer() as server, make_client(tls=False) as client:
+        backend = OllamaBackend(client, server.url)
+        for tokens in settings.sizes:
+            request = ChatRequest(
+                model=MODEL,
+                messages=(Message("user", "bench"),),
+                max_output_tokens=tokens,
+                num_ctx=tokens + 1_000,
+            )
+            for name in IN_PROCESS_CLIENTS:
+                times = []
+                for _ in range(settings.repetitions + 1):  # the first is a warm-up
+                    sink = io.StringIO()
+                    events = (
+                        LiveView(model=MODEL, text_stream=sink, status_stream=sink,
+                                 show_text=True, show_status=True)
+                        if name == "route_live" else SilentEvents()
+                    )  # fmt: skip
+                    started = time.perf_counter()
+                    completion = backend.chat(request, events.text)
+                    parsed = parse_answer(completion.text)
+                    times.append(time.perf_counter() - started)
+                    if len(parsed.files) != 1:
+                        raise BenchError(f"route parsed {len(parsed.files)} files at {tokens}")
+                seconds[name][tokens] = min(times[1:])
+    return seconds
+
+
 def _medians(runs: dict[int, list[Measured]]) -> dict[int, float]:
     return {tokens: median([run.seconds for run in measured]) for tokens, measured in runs.items()}
 
@@ -140,18 +186,32 @@ def _best(runs: dict[int, list[Measured]]) -> dict[int, float]:
     return {tokens: min(run.seconds for run in measured) for tokens, measured in runs.items()}
 
 
-def summarize(runs: dict[str, dict[int, list[Measured]]], sizes: Sequence[int]) -> PartResult:
+def _bare_in_process(runs: dict[int, list[Measured]]) -> dict[int, float]:
+    """The bare loop's own in-process seconds (it prints them), best of the repetitions."""
+    return {
+        tokens: min(float(json.loads(run.stdout)["seconds"]) for run in measured)
+        for tokens, measured in runs.items()
+    }
+
+
+def summarize(
+    runs: dict[str, dict[int, list[Measured]]],
+    sizes: Sequence[int],
+    in_process: dict[str, dict[int, float]] | None = None,
+) -> PartResult:
     medians = {client: _best(runs[client]) for client in CLIENTS}
     true_medians = {client: _medians(runs[client]) for client in CLIENTS}
     xs = [float(size) for size in sizes]
     fits = {client: linear_fit(xs, [medians[client][size] for size in sizes]) for client in CLIENTS}
     rates = {client: ratio(1.0, fits[client].slope) for client in CLIENTS}
+    inside = {"bare": _bare_in_process(runs["bare"]), **(in_process or {})}
     rows: list[tuple[object, ...]] = []
     for size in sizes:
         bare = medians["bare"][size]
         quiet = medians["route_quiet"][size]
         live = medians["route_live"][size]
-        rows.append((size, bare, quiet, live, ratio(quiet, bare), ratio(live, bare)))
+        in_ms = [_milliseconds(inside.get(client, {}).get(size)) for client in CLIENTS]
+        rows.append((size, bare, quiet, live, ratio(quiet, bare), ratio(live, bare), *in_ms))
     largest = max(sizes)
     peak = {
         client: max(run.max_rss_megabytes for run in runs[client][largest]) for client in CLIENTS
@@ -159,9 +219,22 @@ def summarize(runs: dict[str, dict[int, list[Measured]]], sizes: Sequence[int]) 
     slope_ratio = ratio(fits["route_quiet"].slope, fits["bare"].slope)
     largest_ratio = ratio(medians["route_quiet"][largest], medians["bare"][largest])
     live_rate = rates["route_live"]
-    linear = {
-        client: is_linear(xs, [medians[client][size] for size in sizes]) for client in CLIENTS
+    # Linearity is judged on the in-process times: whole-process times carry tens of ms of
+    # start-up noise, as large as the whole stream's cost at the small sizes.
+    timed = {
+        client: [inside[client][size] for size in sizes]
+        if client in inside and all(size in inside[client] for size in sizes)
+        else [medians[client][size] for size in sizes]
+        for client in CLIENTS
     }
+    linear = {client: is_linear(xs, timed[client]) for client in CLIENTS}
+    shares = {client: quadratic_share(xs, timed[client]) for client in CLIENTS}
+    per_token = {
+        client: {size: 1e6 * value / size for size, value in zip(sizes, timed[client], strict=True)}
+        for client in CLIENTS
+    }
+    inside_ratio = ratio(timed["route_quiet"][-1], timed["bare"][-1])
+    even = break_even(fits["route_quiet"], fits["bare"], GOAL_QUIET_OVER_BARE - 1)
     goals = (
         Goal(
             f"route handles >= {GOAL_LIVE_TOKENS_PER_SECOND:,} tokens/s with the live display",
@@ -170,7 +243,10 @@ def summarize(runs: dict[str, dict[int, list[Measured]]], sizes: Sequence[int]) 
         ),
         Goal(
             "route (no display) wall time within 10 % of the bare loop",
-            f"x{largest_ratio:.2f} wall at {largest:,} tokens; x{slope_ratio:.2f} per token"
+            f"x{largest_ratio:.2f} wall at {largest:,} tokens; x{slope_ratio:.2f} per token; "
+            f"fixed cost +{fits['route_quiet'].intercept - fits['bare'].intercept:.2f} s; "
+            f"within 10 % {_break_even_text(even)}; in-process (no start-up) "
+            f"x{inside_ratio or 0:.2f}"
             if largest_ratio and slope_ratio
             else "—",
             None if largest_ratio is None else largest_ratio <= GOAL_QUIET_OVER_BARE,
@@ -178,8 +254,9 @@ def summarize(runs: dict[str, dict[int, list[Measured]]], sizes: Sequence[int]) 
         Goal(
             "cost grows linearly from 1,000 to 100,000 tokens",
             ", ".join(
-                f"{client}: R²={fits[client].r_squared:.3f}, growth "
-                f"x{_growth_text(slope_growth(xs, [medians[client][s] for s in sizes]))}"
+                f"{client}: square term {_share_text(shares[client])} of the size-dependent "
+                f"time at {largest:,}; µs/token {per_token[client][sizes[0]]:.1f} → "
+                f"{per_token[client][largest]:.1f}"
                 for client in ("route_quiet", "route_live")
             ),
             linear["route_quiet"] and linear["route_live"],
@@ -187,8 +264,10 @@ def summarize(runs: dict[str, dict[int, list[Measured]]], sizes: Sequence[int]) 
     )
     notes = (
         "seconds are the best of the repetitions, whole processes (start to exit); ratios are "
-        "against the bare "
-        "httpx loop measured in the same run",
+        "against the bare httpx loop measured in the same run",
+        "in-process ms: the bare loop's own timer; route's backend + live view (or none) + "
+        "parsing the answer, timed inside one process (best of the repetitions); linearity is "
+        "judged on these",
         "marginal tokens/s = 1 / slope of the least-squares line: "
         + ", ".join(f"{client} {rates[client] or 0:,.0f}" for client in CLIENTS),
         f"peak RSS at {largest:,} tokens (MB): "
@@ -197,7 +276,17 @@ def summarize(runs: dict[str, dict[int, list[Measured]]], sizes: Sequence[int]) 
     return PartResult(
         name="streaming",
         title="Streaming overhead (loopback NDJSON, seconds per whole process)",
-        headers=("tokens", "bare s", "route quiet s", "route live s", "quiet/bare", "live/bare"),
+        headers=(
+            "tokens",
+            "bare s",
+            "route quiet s",
+            "route live s",
+            "quiet/bare",
+            "live/bare",
+            "in-process bare ms",
+            "in-process quiet ms",
+            "in-process live ms",
+        ),
         rows=tuple(rows),
         goals=goals,
         notes=notes,
@@ -210,21 +299,40 @@ def summarize(runs: dict[str, dict[int, list[Measured]]], sizes: Sequence[int]) 
             },
             "marginal_tokens_per_second": rates,
             "linear": linear,
+            "quadratic_share": shares,
+            "in_process_seconds": {c: {str(k): v for k, v in inside[c].items()} for c in inside},
+            "microseconds_per_token": {
+                c: {str(k): v for k, v in per_token[c].items()} for c in CLIENTS
+            },
+            "within_10_percent_from_tokens": even,
             "peak_rss_megabytes_at_largest": peak,
             "largest_tokens": largest,
         },
     )
 
 
-def _growth_text(growth: float | None) -> str:
-    return "—" if growth is None else f"{growth:.2f}"
+def _milliseconds(seconds: float | None) -> float | None:
+    return None if seconds is None else 1000 * seconds
+
+
+def _share_text(share: float | None) -> str:
+    return "undefined" if share is None else f"{100 * share:.0f} %"
+
+
+def _break_even_text(size: float | None) -> str:
+    if size is None:
+        return "at no size (route's per-token cost is higher)"
+    if size == 0:
+        return "at every size"
+    return f"from about {size:,.0f} tokens"
 
 
 def run(settings: StreamingSettings | None = None) -> PartResult:
     settings = settings or StreamingSettings()
     load_before = load_average()
     runs = measure_sizes(settings)
-    result = summarize(runs, settings.sizes)
+    in_process = measure_in_process(settings)
+    result = summarize(runs, settings.sizes, in_process)
     load_note = f"load average (1 min) before/after: {load_before} / {load_average()}"
     return PartResult(
         name=result.name,
