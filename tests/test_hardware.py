@@ -320,3 +320,16 @@ def test_parse_memory_size(text: str, expected: int) -> None:
 def test_parse_memory_size_rejects_nonsense(text: str) -> None:
     with pytest.raises(UsageError, match="24GB"):
         parse_memory_size(text)
+
+
+def test_a_real_h100_as_nvidia_smi_printed_it() -> None:
+    """Recorded on an NVIDIA H100 80GB HBM3 (driver 580.159.04) lent to this project, with
+    route's own query; the same machine's `route models hardware` reported this GPU."""
+    hardware = linux(nvidia="nvidia-smi-h100-real.txt")
+    assert hardware.gpus == (Gpu("nvidia", "NVIDIA H100 80GB HBM3", 81559 * MIB, 0),)
+    assert hardware.notes == ()
+    from route.catalog import load_catalog, memory_bandwidth
+
+    bandwidth = memory_bandwidth(hardware, load_catalog(), None)
+    assert bandwidth.gpu is not None and bandwidth.gpu > 3000  # the H100 row, not a guess
+    assert "H100" in bandwidth.source
