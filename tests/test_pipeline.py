@@ -227,3 +227,22 @@ def test_an_answer_that_changes_nothing_is_not_a_success(project: Path) -> None:
     # The repair names what was repeated and asks for the task's new files instead.
     assert "repeats `app/existing.py` exactly as on disk" in backend.history[1].messages[-1].content
     assert "write the new files the task asks for" in result.message
+
+
+def test_a_repair_answered_with_the_same_files_stops_the_run(project: Path) -> None:
+    """A stuck model repeats itself every round; route stops instead of spending more rounds.
+    Prose around the file blocks does not matter: the blocks are compared."""
+    repeated = "Sure, fixed:\n\n" + good_answer("BAD")
+    backend = FakeBackend(good_answer("BAD"), repeated, good_answer("GOOD"))
+    result = run_generation(options(project, max_attempts=3), lambda: backend)
+    assert result.status == "verify_failed"
+    assert len(result.attempts) == 2
+    assert len(backend.history) == 2  # the third answer was never asked for
+    assert "repeated its previous answer word for word" in result.message
+
+
+def test_a_different_answer_gets_its_next_round(project: Path) -> None:
+    backend = FakeBackend(good_answer("BAD"), good_answer("WORSE"), good_answer("GOOD"))
+    result = run_generation(options(project, max_attempts=3), lambda: backend)
+    assert result.status == "success"
+    assert len(result.attempts) == 3

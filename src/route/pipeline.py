@@ -256,6 +256,7 @@ def _attempts(
         options.modifiable
     )
     last_failure = ""
+    previous: ParsedAnswer | None = None
     for number in range(1, options.max_attempts + 1):
         events.attempt_started(number, options.max_attempts)
         request = ChatRequest(
@@ -293,6 +294,17 @@ def _attempts(
         if failure is None:
             return "success", EXIT_OK, _success_message(attempt)
         last_failure = failure
+        if previous is not None and _same_answer(parsed, previous):
+            # A model that answers a repair request with its last answer, word for word, is
+            # stuck: further rounds repeat it too (seen at any temperature with small models).
+            last_failure = (
+                f"{failure}; stopped after attempt {number}: the model repeated its previous "
+                "answer word for word, so more rounds would not help — fix it by hand or use a "
+                "stronger model"
+            )
+            events.notice("the model repeated its previous answer: no further attempts")
+            break
+        previous = parsed
         if number < options.max_attempts:
             verify = attempt.verify
             repair = prompts.build_repair_message(
@@ -306,6 +318,11 @@ def _attempts(
             )
             messages = (*messages, Message("assistant", completion.text), repair)
     return _final_failure(state, last_failure)
+
+
+def _same_answer(answer: ParsedAnswer, previous: ParsedAnswer) -> bool:
+    """The same file blocks and edits as the previous attempt (text outside them ignored)."""
+    return not answer.empty and answer.files == previous.files and answer.edits == previous.edits
 
 
 def _plan(options: GenOptions, parsed: ParsedAnswer, modifiable: frozenset[str]) -> WritePlan:
