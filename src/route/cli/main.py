@@ -87,6 +87,16 @@ def load_command(name: str, where: LazyCommand) -> Any:  # a click command of ty
     return typer.main.get_command(single)
 
 
+def _short_help(text: str, limit: int) -> str:
+    """Click's own one-line summary of a help text (as ``get_short_help_str`` makes it)."""
+    try:
+        from typer._click.utils import make_default_short_help
+    except ImportError:  # a Typer from before it vendored Click
+        from click.utils import make_default_short_help  # type: ignore[no-redef]
+
+    return str(make_default_short_help(text, limit))
+
+
 class LazyCommands(MutableMapping[str, Any]):
     """The group's command table: names known up front, each command built on first use."""
 
@@ -119,9 +129,7 @@ class LazyCommands(MutableMapping[str, Any]):
             return str(self._loaded[name].get_short_help_str(limit))
         if name not in self._table:
             return None
-        from typer._click.utils import make_default_short_help
-
-        return str(make_default_short_help(self._table[name].summary, limit))
+        return str(_short_help(self._table[name].summary, limit))
 
 
 class RouteGroup(TyperGroup):
