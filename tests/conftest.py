@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,13 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True)
 if os.environ.get("ROUTE_CI") == "1":
     settings.load_profile("ci")
+
+# Tests send Ctrl-C (SIGINT) to route processes they start. A shell that runs the suite in the
+# background (`cmd &`, nohup) starts it with SIGINT ignored, and children inherit an ignored
+# signal, so their Python would install no KeyboardInterrupt. A handler set here is not inherited
+# (exec resets it to the default), which gives every child the default Ctrl-C again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 ISOLATED_VARIABLES = (
     "OLLAMA_HOST",
