@@ -19,8 +19,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not e2e"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench tools
+	$(BIN)/ruff format --check src tests bench tools
 	$(BIN)/mypy
 
 verify: lint test
