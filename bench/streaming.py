@@ -8,7 +8,8 @@ display on (ROUTE_FORCE_TERMINAL=1, output discarded so no terminal emulator is 
 kept: on a shared machine noise only ever adds time, so the minimum is the steadiest estimate
 (the medians are recorded in results.json too).
 Throughput is the marginal rate 1 / slope of a least-squares line through (tokens, seconds),
-so interpreter start-up does not count; linearity is checked on the same points. The peak
+so interpreter start-up does not count. Linearity is judged on in-process timings (see
+``measure_in_process``): whole-process times carry start-up noise. The peak
 resident memory of `route gen` at the largest size is recorded too.
 """
 
@@ -199,17 +200,17 @@ def summarize(
     sizes: Sequence[int],
     in_process: dict[str, dict[int, float]] | None = None,
 ) -> PartResult:
-    medians = {client: _best(runs[client]) for client in CLIENTS}
-    true_medians = {client: _medians(runs[client]) for client in CLIENTS}
+    best = {client: _best(runs[client]) for client in CLIENTS}
+    medians = {client: _medians(runs[client]) for client in CLIENTS}
     xs = [float(size) for size in sizes]
-    fits = {client: linear_fit(xs, [medians[client][size] for size in sizes]) for client in CLIENTS}
+    fits = {client: linear_fit(xs, [best[client][size] for size in sizes]) for client in CLIENTS}
     rates = {client: ratio(1.0, fits[client].slope) for client in CLIENTS}
     inside = {"bare": _bare_in_process(runs["bare"]), **(in_process or {})}
     rows: list[tuple[object, ...]] = []
     for size in sizes:
-        bare = medians["bare"][size]
-        quiet = medians["route_quiet"][size]
-        live = medians["route_live"][size]
+        bare = best["bare"][size]
+        quiet = best["route_quiet"][size]
+        live = best["route_live"][size]
         in_ms = [_milliseconds(inside.get(client, {}).get(size)) for client in CLIENTS]
         rows.append((size, bare, quiet, live, ratio(quiet, bare), ratio(live, bare), *in_ms))
     largest = max(sizes)
@@ -217,14 +218,14 @@ def summarize(
         client: max(run.max_rss_megabytes for run in runs[client][largest]) for client in CLIENTS
     }
     slope_ratio = ratio(fits["route_quiet"].slope, fits["bare"].slope)
-    largest_ratio = ratio(medians["route_quiet"][largest], medians["bare"][largest])
+    largest_ratio = ratio(best["route_quiet"][largest], best["bare"][largest])
     live_rate = rates["route_live"]
     # Linearity is judged on the in-process times: whole-process times carry tens of ms of
     # start-up noise, as large as the whole stream's cost at the small sizes.
     timed = {
         client: [inside[client][size] for size in sizes]
         if client in inside and all(size in inside[client] for size in sizes)
-        else [medians[client][size] for size in sizes]
+        else [best[client][size] for size in sizes]
         for client in CLIENTS
     }
     linear = {client: is_linear(xs, timed[client]) for client in CLIENTS}
@@ -291,8 +292,8 @@ def summarize(
         goals=goals,
         notes=notes,
         data={
-            "best_seconds": {c: {str(k): v for k, v in medians[c].items()} for c in CLIENTS},
-            "median_seconds": {c: {str(k): v for k, v in true_medians[c].items()} for c in CLIENTS},
+            "best_seconds": {c: {str(k): v for k, v in best[c].items()} for c in CLIENTS},
+            "median_seconds": {c: {str(k): v for k, v in medians[c].items()} for c in CLIENTS},
             "fits": {
                 c: {"intercept": f.intercept, "slope": f.slope, "r_squared": f.r_squared}
                 for c, f in fits.items()

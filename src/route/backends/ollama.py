@@ -230,7 +230,7 @@ class OllamaBackend:
                 f"line {number} of the stream from {self.endpoint} is not a JSON object "
                 f"({line[:80]!r}); nothing was written — check that the server is Ollama"
             )
-        message = error_message(data) if "error" in data else None
+        message = error_message(data)
         if message is not None:
             raise context_overflow_error(self.endpoint, message) or BackendResponseError(
                 f"Ollama at {self.endpoint} reported an error while generating: {message} — "
