@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import typer.main
@@ -58,7 +60,9 @@ def test_a_typo_gets_a_suggestion() -> None:
     assert "Did you mean 'gen'?" in result.output
 
 
-def _modules_after(arguments: list[str]) -> list[str]:
+def _modules_after(
+    arguments: list[str], cwd: Path | None = None, env: dict[str, str] | None = None
+) -> list[str]:
     script = (
         "import json, sys\n"
         "from route.cli.main import app\n"
@@ -69,7 +73,13 @@ def _modules_after(arguments: list[str]) -> list[str]:
         "print(json.dumps(sorted(k for k, v in sys.modules.items() if v is not None)))\n"
     )
     done = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+        cwd=cwd,
+        env=env,
     )
     return list(json.loads(done.stdout.strip().splitlines()[-1]))
 
@@ -102,3 +112,16 @@ def test_httpx_never_loads_its_command_line_client() -> None:
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.split() == ["False", "False"]
+
+
+def test_gen_imports_no_pydantic(tmp_path: Path) -> None:
+    """Config validation is route's own (route.config), and typer is kept below 0.29, which
+    builds a pydantic TypeAdapter for every option: pydantic costs ~100 ms of every call.
+    (The run fails on the closed port after parsing every option and loading the config.)"""
+    (tmp_path / "Makefile").write_text("verify:\n\ttrue\n")
+    (tmp_path / "route.yaml").write_text("max_attempts: 2\n")
+    env = {**os.environ, "ROUTE_HOME": str(tmp_path / "home")}
+    arguments = ["gen", "write x.py", "--host", "http://127.0.0.1:9", "--model", "m", "--json"]
+    modules = _modules_after(arguments, cwd=tmp_path, env=env)
+    assert "route.config" in modules and "route.cli.gen" in modules
+    assert [name for name in modules if name.split(".")[0] in ("pydantic", "pydantic_core")] == []

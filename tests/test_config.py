@@ -1,10 +1,11 @@
 from __future__ import annotations
 
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
-from route.config import find_project_root, load_config
+from route.config import _CHECKS, Config, Endpoint, find_project_root, load_config
 from route.errors import ConfigError
 
 
@@ -99,3 +100,70 @@ def test_ollama_host_environment_beats_project_file_but_not_flags(tmp_path: Path
     assert load_config(tmp_path, env=env, user_file=none).config.host == "127.0.0.1:5000"
     flagged = load_config(tmp_path, env=env, user_file=none, overrides={"host": "h:1"})
     assert flagged.config.host == "h:1"
+
+
+def _validate(text: str, tmp_path: Path) -> Config:
+    (tmp_path / "route.yaml").write_text(text)
+    return load_config(tmp_path, env={}, user_file=tmp_path / "none.yaml").config
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("max_attempts: 11\n", "'max_attempts': must be at most 10, not 11"),
+        ("max_attempts: yes\n", "'max_attempts': must be a number, not True"),
+        ("max_attempts: 2.5\n", "'max_attempts': must be a whole number, not 2.5"),
+        ("max_output_tokens: lots\n", "'max_output_tokens': must be a number, not 'lots'"),
+        ("verify_timeout: 0\n", "'verify_timeout': must be greater than 0, not 0"),
+        ("temperature: -0.1\n", "'temperature': must be at least 0, not -0.1"),
+        ("model: 7\n", "'model': must be text, not 7"),
+        ("model: null\n", "'model': must be text, not None"),
+        ("protected: secrets/*\n", "'protected': must be a list of text patterns"),
+        ("endpoints: [gpu]\n", "'endpoints': must be a mapping of names to endpoints"),
+        ("endpoints:\n  gpu: {backend: openai}\n", "endpoint 'gpu' needs a url"),
+        ("endpoints:\n  gpu: {url: x, modle: y}\n", "unknown key 'modle' — did you mean 'model'"),
+        ("endpoints:\n  gpu: {url: x, context_size: 0}\n", "endpoint 'gpu': context_size must"),
+        ("prices: {m: 3}\n", "'prices': must be a mapping of prices for 'm'"),
+    ],
+)
+def test_each_bad_value_says_which_setting_what_it_must_be_and_where_it_came_from(
+    tmp_path: Path, text: str, message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        _validate(text, tmp_path)
+    assert message in str(caught.value)
+    assert "route.yaml" in str(caught.value)
+
+
+def test_values_are_converted_to_their_types(tmp_path: Path) -> None:
+    config = _validate(
+        "max_attempts: '4'\ntemperature: 1\nverify_timeout: '30'\nseed: null\n"
+        "protected: [secrets/*]\nendpoints:\n  gpu: {url: http://h:1, model: big}\n",
+        tmp_path,
+    )
+    assert (config.max_attempts, config.temperature, config.verify_timeout) == (4, 1.0, 30.0)
+    assert isinstance(config.temperature, float) and config.seed is None
+    assert config.protected == ("secrets/*",)
+    assert config.endpoints == {"gpu": Endpoint(url="http://h:1", model="big")}
+
+
+def test_given_names_the_settings_a_file_an_environment_variable_or_a_flag_set(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "route.yaml").write_text("max_attempts: 2\n")
+    loaded = load_config(
+        tmp_path,
+        env={"ROUTE_MODEL": "m"},
+        user_file=tmp_path / "none.yaml",
+        overrides={"temperature": 0.0, "seed": None},
+    )
+    assert loaded.config.given == {"max_attempts", "model", "temperature"}
+    assert Config().given == frozenset()
+
+
+def test_every_setting_has_a_check_and_every_check_a_setting() -> None:
+    names = {item.name for item in fields(Config)} - {"given"}
+    assert set(_CHECKS) == names
+    defaults = Config()
+    for name in names:  # every default passes its own check unchanged
+        assert _CHECKS[name](getattr(defaults, name)) == getattr(defaults, name)

@@ -122,19 +122,20 @@ def endpoints_from_config(
         raise UsageError(f"--parallel must be at least 1, not {slots}")
     chosen = list(names)
     if not chosen and config.endpoints:  # every configured one, the default endpoint first
-        first = [config.endpoint] if config.endpoint in config.endpoints else []
+        default = config.endpoint
+        first = [default] if default is not None and default in config.endpoints else []
         chosen = [*first, *sorted(set(config.endpoints) - set(first))]
     unknown = [name for name in chosen if name not in config.endpoints]
     if unknown:
         known = ", ".join(sorted(config.endpoints)) or "none configured"
         raise UsageError(f"unknown endpoint '{unknown[0]}' (known: {known})")
     if not chosen:
-        single = config.model_copy(update={"endpoint": None})
+        single = replace(config, endpoint=None)
         return (EndpointSpec("default", slots, lambda: backend_for(single)),)
-    explicit_model = "model" in config.model_fields_set
+    explicit_model = "model" in config.given
     specs: list[EndpointSpec] = []
     for name in dict.fromkeys(chosen):
-        named = config.model_copy(update={"endpoint": name})
+        named = replace(config, endpoint=name)
         model = config.endpoints[name].model
         specs.append(
             EndpointSpec(

@@ -9,63 +9,67 @@ falls back to a default.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
-
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from route.errors import ConfigError
 
 PROJECT_FILE = "route.yaml"
 USER_FILE = "config.yaml"
+BACKENDS = ("auto", "ollama", "openai")
+
+Backend = Literal["auto", "ollama", "openai"]
+# A setting's check returns the value to keep, or raises ValueError saying what it must be.
+Check = Callable[[object], Any]
 
 
-class Endpoint(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Endpoint:
     """A named model server, e.g. a shared GPU box: ``endpoints: {gpu: {backend: openai, ...}}``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    backend: Literal["auto", "ollama", "openai"] = "auto"
     url: str
+    backend: Backend = "auto"
     api_key_env: str | None = None
-    context_size: int | None = Field(default=None, gt=0)
+    context_size: int | None = None
     model: str | None = None
 
 
-class Config(BaseModel):
-    """Every setting route reads. Field names are the keys of route.yaml."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Every setting route reads. Field names are the keys of route.yaml; each field's check
+    (``_CHECKS``) validates a configured value the same way wherever it came from."""
 
     model: str = "qwen2.5-coder:7b"
-    backend: Literal["auto", "ollama", "openai"] = "auto"
+    backend: Backend = "auto"
     host: str | None = None  # Ollama server (else OLLAMA_HOST, else http://127.0.0.1:11434)
     base_url: str | None = None  # OpenAI-compatible base URL, e.g. http://127.0.0.1:8080/v1
     api_key_env: str | None = None  # name of the environment variable holding the API key
     endpoint: str | None = None  # name of an entry of `endpoints` to use
-    endpoints: dict[str, Endpoint] = Field(default_factory=dict)
-    context_size: int | None = Field(default=None, gt=0)
+    endpoints: Mapping[str, Endpoint] = field(default_factory=dict)
+    context_size: int | None = None
     keep_alive: str | None = None
     cloud_model: str = "claude-sonnet-4-5"
-    max_attempts: int = Field(default=3, ge=1, le=10)
-    max_output_tokens: int = Field(default=4096, ge=64)
-    temperature: float = Field(default=0.2, ge=0.0, le=2.0)
+    max_attempts: int = 3
+    max_output_tokens: int = 4096
+    temperature: float = 0.2
     seed: int | None = None
     verify_command: str = "make verify"
-    verify_timeout: float = Field(default=600.0, gt=0)
-    verify_output_tokens: int = Field(default=1500, ge=100)
-    connect_timeout: float = Field(default=5.0, gt=0)
-    read_timeout: float = Field(default=600.0, gt=0)
-    protected: list[str] = Field(default_factory=list)  # extra protected path patterns
-    scrub_env: list[str] = Field(default_factory=list)  # extra secret variable patterns
+    verify_timeout: float = 600.0
+    verify_output_tokens: int = 1500
+    connect_timeout: float = 5.0
+    read_timeout: float = 600.0
+    protected: tuple[str, ...] = ()  # extra protected path patterns
+    scrub_env: tuple[str, ...] = ()  # extra secret variable patterns
     skills_dir: str | None = None
     ledger: str | None = None
-    prices: dict[str, dict[str, Any]] = Field(default_factory=dict)
-    power_watts: float | None = Field(default=None, ge=0)
-    price_per_kwh: float | None = Field(default=None, ge=0)
-    parallel: int = Field(default=1, ge=1, le=64)
+    prices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    power_watts: float | None = None
+    price_per_kwh: float | None = None
+    parallel: int = 1
+    # The settings a file, the environment or a flag gave (the rest are defaults).
+    given: frozenset[str] = field(default=frozenset(), compare=False)
 
 
 # Environment variables and the keys they set (flags still win over them).
@@ -138,11 +142,22 @@ def load_config(
     for key, value in (overrides or {}).items():
         if value is not None:
             merged[key] = value
-    try:
-        config = Config.model_validate(merged)
-    except ValidationError as exc:
-        raise ConfigError(_explain(exc, sources)) from exc
-    return LoadedConfig(config=config, sources=tuple(sources))
+    return LoadedConfig(config=validate(merged, sources), sources=tuple(sources))
+
+
+def validate(merged: Mapping[str, Any], sources: list[str] | tuple[str, ...] = ()) -> Config:
+    """The ``Config`` of merged settings, each checked by its field's check (in field order, so
+    the first error is always the same one); ``ConfigError`` names the setting and the sources."""
+    values: dict[str, Any] = {}
+    for name, check in _CHECKS.items():
+        if name not in merged:
+            continue
+        try:
+            values[name] = check(merged[name])
+        except ValueError as exc:
+            origin = f" (from {', '.join(sources)})" if sources else ""
+            raise ConfigError(f"invalid setting '{name}': {exc}{origin} — fix the value") from exc
+    return Config(**values, given=frozenset(values))
 
 
 def _project_layers(root: Path) -> list[tuple[str, dict[str, Any] | None]]:
@@ -185,18 +200,151 @@ def _read_yaml_file(path: Path) -> dict[str, Any] | None:
 
 
 def _check_keys(data: Mapping[str, Any], label: str) -> None:
-    known = set(Config.model_fields)
+    unknown = _unknown_key(data, _CHECKS)
+    if unknown:
+        raise ConfigError(f"unknown setting {unknown} in {label}")
+
+
+def _unknown_key(data: Mapping[str, Any], known: Mapping[str, object]) -> str | None:
+    """``'key'`` (with a suggestion when one is close) for the first key not in ``known``."""
     for key in data:
         if key not in known:
             import difflib
 
             close = difflib.get_close_matches(str(key), sorted(known), n=1)
             hint = f" — did you mean '{close[0]}'?" if close else ""
-            raise ConfigError(f"unknown setting '{key}' in {label}{hint}")
+            return f"'{key}'{hint}"
+    return None
 
 
-def _explain(exc: ValidationError, sources: list[str]) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"])
-    origin = f" (from {', '.join(sources)})" if sources else ""
-    return f"invalid setting '{where}': {first['msg']}{origin}"
+# The checks: each returns the value to keep or raises ValueError saying what it must be.
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be text, not {value!r}")
+    return value
+
+
+def _optional(check: Check) -> Check:
+    return lambda value: None if value is None else check(value)
+
+
+def _choice(*options: str) -> Check:
+    def check(value: object) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, not {value!r}")
+        return str(value)
+
+    return check
+
+
+def _number(value: object, kind: type[int] | type[float]) -> int | float:
+    """An int or float from a number or a numeric string (YAML and TOML quote numbers at times);
+    booleans are refused (``max_attempts: yes`` is a mistake, not 1)."""
+    if isinstance(value, str):
+        try:
+            value = float(value.strip()) if kind is float else int(value.strip())
+        except ValueError:
+            raise ValueError(f"must be a number, not {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"must be a number, not {value!r}")
+    if kind is int:
+        if isinstance(value, float) and not value.is_integer():
+            raise ValueError(f"must be a whole number, not {value!r}")
+        return int(value)
+    return float(value)
+
+
+def _bounded(kind: type[int] | type[float], *, least: float | None = None,
+             most: float | None = None, above: float | None = None) -> Check:  # fmt: skip
+    def check(value: object) -> int | float:
+        number = _number(value, kind)
+        if least is not None and number < least:
+            raise ValueError(f"must be at least {least:g}, not {number:g}")
+        if above is not None and number <= above:
+            raise ValueError(f"must be greater than {above:g}, not {number:g}")
+        if most is not None and number > most:
+            raise ValueError(f"must be at most {most:g}, not {number:g}")
+        return number
+
+    return check
+
+
+def _text_list(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"must be a list of text patterns, not {value!r}")
+    return tuple(value)
+
+
+def _mapping(value: object, what: str) -> Mapping[Any, Any]:
+    if not isinstance(value, Mapping):
+        raise ValueError(f"must be a mapping of {what}, not {value!r}")
+    return value
+
+
+_ENDPOINT_CHECKS: Mapping[str, Check] = {
+    "url": _text,
+    "backend": _choice(*BACKENDS),
+    "api_key_env": _optional(_text),
+    "context_size": _optional(_bounded(int, least=1)),
+    "model": _optional(_text),
+}
+
+
+def _endpoints(value: object) -> dict[str, Endpoint]:
+    endpoints: dict[str, Endpoint] = {}
+    for name, spec in _mapping(value, "names to endpoints").items():
+        where = f"endpoint '{name}'"
+        entries = _mapping(spec, f"settings for {where}")
+        unknown = _unknown_key(entries, _ENDPOINT_CHECKS)
+        if unknown:
+            raise ValueError(f"{where}: unknown key {unknown}")
+        if "url" not in entries:
+            raise ValueError(f"{where} needs a url")
+        checked: dict[str, Any] = {}
+        for key, entry in entries.items():
+            try:
+                checked[key] = _ENDPOINT_CHECKS[key](entry)
+            except ValueError as exc:
+                raise ValueError(f"{where}: {key} {exc}") from exc
+        endpoints[str(name)] = Endpoint(**checked)
+    return endpoints
+
+
+def _prices(value: object) -> dict[str, Mapping[str, Any]]:
+    table = _mapping(value, "model names to prices")
+    for name, entry in table.items():
+        _mapping(entry, f"prices for '{name}'")
+    return {str(name): entry for name, entry in table.items()}
+
+
+_CHECKS: Mapping[str, Check] = {
+    "model": _text,
+    "backend": _choice(*BACKENDS),
+    "host": _optional(_text),
+    "base_url": _optional(_text),
+    "api_key_env": _optional(_text),
+    "endpoint": _optional(_text),
+    "endpoints": _endpoints,
+    "context_size": _optional(_bounded(int, least=1)),
+    "keep_alive": _optional(_text),
+    "cloud_model": _text,
+    "max_attempts": _bounded(int, least=1, most=10),
+    "max_output_tokens": _bounded(int, least=64),
+    "temperature": _bounded(float, least=0.0, most=2.0),
+    "seed": _optional(_bounded(int)),
+    "verify_command": _text,
+    "verify_timeout": _bounded(float, above=0),
+    "verify_output_tokens": _bounded(int, least=100),
+    "connect_timeout": _bounded(float, above=0),
+    "read_timeout": _bounded(float, above=0),
+    "protected": _text_list,
+    "scrub_env": _text_list,
+    "skills_dir": _optional(_text),
+    "ledger": _optional(_text),
+    "prices": _prices,
+    "power_watts": _optional(_bounded(float, least=0)),
+    "price_per_kwh": _optional(_bounded(float, least=0)),
+    "parallel": _bounded(int, least=1, most=64),
+}

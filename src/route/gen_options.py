@@ -39,7 +39,7 @@ def configured_model(config: Config) -> str:
     """The model of the named endpoint unless a model was set explicitly."""
     if config.endpoint and config.endpoint in config.endpoints:
         named = config.endpoints[config.endpoint].model
-        if named and "model" not in config.model_fields_set:
+        if named and "model" not in config.given:
             return named
     return config.model
 

@@ -171,10 +171,12 @@ def _plan(
 def _endpoints(
     config: Config, names: tuple[str, ...], parallel: int | None, *, one_server: bool
 ) -> tuple[EndpointSpec, ...]:
+    from dataclasses import replace
+
     from route.batch import endpoints_from_config
 
     if one_server:  # --host / --base-url name one server: the configured endpoints stay out
-        config = config.model_copy(update={"endpoints": {}, "endpoint": None})
+        config = replace(config, endpoints={}, endpoint=None)
     return endpoints_from_config(config, names, parallel=parallel)
 
 
