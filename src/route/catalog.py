@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from route.errors import ConfigError
 from route.hardware import Hardware
+from route.paths import PACKAGE_DATA
 
 GB = 10**9
 MIB = 1024**2
@@ -164,7 +165,7 @@ class Recommendation:
 
 
 def default_catalog_path() -> Path:
-    return Path(__file__).parent / "data" / "models.yaml"
+    return PACKAGE_DATA / "models.yaml"
 
 
 def load_catalog(path: Path | None = None) -> Catalog:

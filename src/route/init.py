@@ -22,13 +22,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from route.errors import UsageError
+from route.paths import PACKAGE_DATA
 
 if TYPE_CHECKING:
     import httpx
 
     from route.config import Config
 
-SHIPPED_SKILLS = Path(__file__).parent / "data" / "skills"
+SHIPPED_SKILLS = PACKAGE_DATA / "skills"
 MODEL_ROUTING = "model-routing"
 SCAFFOLD = "scaffold"
 SKILL_FILE = "SKILL.md"

@@ -1,10 +1,15 @@
-"""Where route keeps its own files: ``ROUTE_HOME`` or the user data directory."""
+"""Where route keeps its own files: ``ROUTE_HOME`` or the user data directory; and where its
+package data (prices, model catalog, prompt templates, shipped skills) lies."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
 from pathlib import Path
+
+# route is installed as files (a wheel, or an editable checkout), so its data is read from beside
+# its modules: `importlib.resources` would cost ~9 ms of imports on every run.
+PACKAGE_DATA = Path(__file__).parent / "data"
 
 
 def route_home(env: Mapping[str, str] | None = None) -> Path:

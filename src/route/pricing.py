@@ -116,11 +116,10 @@ def load_prices(overrides: Mapping[str, Mapping[str, object]] | None = None) -> 
 @functools.cache
 def _read_package_data() -> dict[str, Any]:
     """The parsed prices.yaml, read once per process (callers only read it)."""
-    from importlib import resources
-
+    from route.paths import PACKAGE_DATA
     from route.yamlio import load_yaml
 
-    text = resources.files("route").joinpath("data", "prices.yaml").read_text(encoding="utf-8")
+    text = (PACKAGE_DATA / "prices.yaml").read_text(encoding="utf-8")
     data = load_yaml(text)
     if not isinstance(data, dict):
         raise ConfigError("route's prices.yaml is not a mapping — reinstall route")

@@ -14,10 +14,10 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from functools import cache
-from importlib import resources
 from pathlib import Path, PurePosixPath
 
 from route.errors import ContextFileError, UsageError
+from route.paths import PACKAGE_DATA
 from route.skills import merge_excerpts
 from route.tokens import LOCAL_CHARS_PER_TOKEN, estimate_messages_tokens
 from route.values import ContextFile, Message, Prompt, SkillExcerpt
@@ -86,8 +86,7 @@ _LANGUAGES_BY_NAME = {"makefile": "make", "dockerfile": "dockerfile"}
 @cache
 def load_template(name: str) -> str:
     """The text of ``route/data/prompts/<name>.md``, without its final newline."""
-    resource = resources.files("route").joinpath("data", "prompts", f"{name}.md")
-    return resource.read_text(encoding="utf-8").rstrip("\n")
+    return (PACKAGE_DATA / "prompts" / f"{name}.md").read_text(encoding="utf-8").rstrip("\n")
 
 
 def render_template(template: str, values: Mapping[str, str]) -> str:
