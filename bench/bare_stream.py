@@ -2,7 +2,8 @@
 
 Run as ``python bench/bare_stream.py URL TOKENS``: posts one ``/api/chat`` request with
 ``num_predict`` TOKENS, decodes every NDJSON line, joins the text, and prints the in-process
-seconds and the number of content pieces. No config, no prompt building, no parsing of files.
+seconds (wall, and CPU of the reading thread) and the number of content pieces. No config, no
+prompt building, no parsing of files.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ def main(url: str, tokens: int) -> int:
         "options": {"num_predict": tokens},
     }
     started = time.perf_counter()
+    cpu_started = time.thread_time()
     pieces: list[str] = []
     with (
         httpx.Client(timeout=60.0) as client,
@@ -42,6 +44,7 @@ def main(url: str, tokens: int) -> int:
         json.dumps(
             {
                 "seconds": time.perf_counter() - started,
+                "cpu_seconds": time.thread_time() - cpu_started,
                 "pieces": len(pieces),
                 "characters": len(text),
             }

@@ -9,7 +9,10 @@ kept: on a shared machine noise only ever adds time, so the minimum is the stead
 (the medians are recorded in results.json too).
 Throughput is the marginal rate 1 / slope of a least-squares line through (tokens, seconds),
 so interpreter start-up does not count. Linearity is judged on in-process timings (see
-``measure_in_process``): whole-process times carry start-up noise. The peak
+``measure_in_process``): whole-process times carry start-up noise. In-process figures are the CPU
+time of the thread that reads the stream (``time.thread_time``), route's and the bare loop's
+alike: route's in-process runs share their process with the loopback server's thread, whose work
+(and the waits for it) would otherwise count as route's and swing with the machine's load. The peak
 resident memory of `route gen` at the largest size is recorded too.
 """
 
@@ -140,7 +143,8 @@ IN_PROCESS_CLIENTS = ("route_quiet", "route_live")
 def measure_in_process(settings: StreamingSettings) -> dict[str, dict[int, float]]:
     """route's own stream handling, timed inside one process (no interpreter start-up in the
     figures): the Ollama backend reading the stream, the live view drawing it (into a discarded
-    text stream) or no view, then the answer parsed into files. Best of ``repetitions``."""
+    text stream) or no view, then the answer parsed into files. CPU seconds of this thread (the
+    server's thread does not count), best of twice ``repetitions`` runs, round-robin."""
     import io
 
     from route.backends.factory import make_client
@@ -153,29 +157,38 @@ def measure_in_process(settings: StreamingSettings) -> dict[str, dict[int, float
     seconds: dict[str, dict[int, float]] = {client: {} for client in IN_PROCESS_CLIENTS}
     with FastOllamaServer() as server, make_client(tls=False) as client:
         backend = OllamaBackend(client, server.url)
-        for tokens in settings.sizes:
+
+        def timed(name: str, tokens: int) -> float:
             request = ChatRequest(
                 model=MODEL,
                 messages=(Message("user", "bench"),),
                 max_output_tokens=tokens,
                 num_ctx=tokens + 1_000,
             )
+            sink = io.StringIO()
+            events = (
+                LiveView(model=MODEL, text_stream=sink, status_stream=sink,
+                         show_text=True, show_status=True)
+                if name == "route_live" else SilentEvents()
+            )  # fmt: skip
+            started = time.thread_time()
+            completion = backend.chat(request, events.text)
+            parsed = parse_answer(completion.text)
+            elapsed = time.thread_time() - started
+            if len(parsed.files) != 1:
+                raise BenchError(f"route parsed {len(parsed.files)} files at {tokens}")
+            return elapsed
+
+        for tokens in settings.sizes:  # warm-up
             for name in IN_PROCESS_CLIENTS:
-                times = []
-                for _ in range(settings.repetitions + 1):  # the first is a warm-up
-                    sink = io.StringIO()
-                    events = (
-                        LiveView(model=MODEL, text_stream=sink, status_stream=sink,
-                                 show_text=True, show_status=True)
-                        if name == "route_live" else SilentEvents()
-                    )  # fmt: skip
-                    started = time.perf_counter()
-                    completion = backend.chat(request, events.text)
-                    parsed = parse_answer(completion.text)
-                    times.append(time.perf_counter() - started)
-                    if len(parsed.files) != 1:
-                        raise BenchError(f"route parsed {len(parsed.files)} files at {tokens}")
-                seconds[name][tokens] = min(times[1:])
+                timed(name, tokens)
+        # Round-robin over the sizes, twice the repetitions (each run is short): a noisy moment
+        # of a shared machine then touches every size alike instead of bending one point.
+        for _ in range(2 * settings.repetitions):
+            for tokens in settings.sizes:
+                for name in IN_PROCESS_CLIENTS:
+                    elapsed = timed(name, tokens)
+                    seconds[name][tokens] = min(seconds[name].get(tokens, elapsed), elapsed)
     return seconds
 
 
@@ -188,9 +201,9 @@ def _best(runs: dict[int, list[Measured]]) -> dict[int, float]:
 
 
 def _bare_in_process(runs: dict[int, list[Measured]]) -> dict[int, float]:
-    """The bare loop's own in-process seconds (it prints them), best of the repetitions."""
+    """The bare loop's own in-process CPU seconds (it prints them), best of the repetitions."""
     return {
-        tokens: min(float(json.loads(run.stdout)["seconds"]) for run in measured)
+        tokens: min(float(json.loads(run.stdout)["cpu_seconds"]) for run in measured)
         for tokens, measured in runs.items()
     }
 
@@ -266,9 +279,9 @@ def summarize(
     notes = (
         "seconds are the best of the repetitions, whole processes (start to exit); ratios are "
         "against the bare httpx loop measured in the same run",
-        "in-process ms: the bare loop's own timer; route's backend + live view (or none) + "
-        "parsing the answer, timed inside one process (best of the repetitions); linearity is "
-        "judged on these",
+        "in-process ms: CPU time of the thread reading the stream (time.thread_time), best of the "
+        "repetitions: the bare loop's own; route's backend + live view (or none) + parsing the "
+        "answer; linearity is judged on these",
         "marginal tokens/s = 1 / slope of the least-squares line: "
         + ", ".join(f"{client} {rates[client] or 0:,.0f}" for client in CLIENTS),
         f"peak RSS at {largest:,} tokens (MB): "
@@ -284,9 +297,9 @@ def summarize(
             "route live s",
             "quiet/bare",
             "live/bare",
-            "in-process bare ms",
-            "in-process quiet ms",
-            "in-process live ms",
+            "in-process CPU bare ms",
+            "in-process CPU quiet ms",
+            "in-process CPU live ms",
         ),
         rows=tuple(rows),
         goals=goals,

@@ -81,7 +81,11 @@ def test_linearity_check_tells_linear_from_quadratic_cost() -> None:
 
 
 def _run(seconds: float, inside: float | None = None) -> Measured:
-    stdout = json.dumps({"seconds": inside, "pieces": 0}) if inside is not None else ""
+    stdout = (
+        json.dumps({"seconds": inside, "cpu_seconds": inside, "pieces": 0})
+        if inside is not None
+        else ""
+    )
     return Measured(seconds, 90.0, 0, stdout, "")
 
 
