@@ -229,3 +229,46 @@ def test_python_dash_m_route_runs(project: Path) -> None:
     )
     assert completed.returncode == 0
     assert completed.stdout.startswith("route ")
+
+
+@pytest.mark.parametrize("mode", ["ollama", "openai"])
+def test_target_prefills_the_answer_over_a_real_socket(
+    project: Path, route_home: Path, mode: str
+) -> None:
+    """Ollama continues a final assistant message and returns the continuation; llama-server
+    returns the prefill too. Either way the target file is what gets written."""
+    prefill = "app/project_service.py\n```python\n"
+    continuation = '"""Projects."""\n```\n'
+    with FakeModelServer(mode=mode) as server:
+        server.enqueue(continuation if mode == "ollama" else prefill + continuation)
+        where = ["--host", server.url] if mode == "ollama" else ["--base-url", server.openai_url]
+        result = CliRunner().invoke(
+            app,
+            ["gen", "service", "-s", "api#1", "--json", "-t", "app/project_service.py", *where],
+        )
+        sent = server.requests[0]["messages"]
+    assert result.exit_code == 0, result.output
+    assert sent[-1] == {"role": "assistant", "content": prefill}
+    assert "Write `app/project_service.py` now" in sent[-2]["content"]
+    assert (project / "app/project_service.py").read_text() == '"""Projects."""\n'
+
+
+@pytest.mark.parametrize(
+    ("target", "says"),
+    [
+        ("../outside.py", "outside the project root"),
+        (".git/hooks/pre-commit", "--target .git/hooks/pre-commit"),
+        ("Makefile", "--target Makefile"),
+        ("app/", "names a directory"),
+        (".", "names a directory"),
+    ],
+)
+def test_a_target_no_answer_could_write_is_a_usage_error(
+    project: Path, route_home: Path, target: str, says: str
+) -> None:
+    with FakeModelServer(mode="ollama") as server:
+        result = invoke("service", "-s", "api#1", "-t", target, env={"OLLAMA_HOST": server.url})
+        assert server.requests == []
+    assert result.exit_code == 2
+    assert says in result.stderr
+    assert ledger_rows(route_home) == []

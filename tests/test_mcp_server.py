@@ -167,6 +167,7 @@ def test_the_server_offers_five_tools_with_the_generate_arguments(project: Path)
         "task",
         "skill",
         "context_paths",
+        "targets",
         "verify",
         "max_attempts",
         "model",
@@ -551,3 +552,40 @@ def test_route_mcp_project_must_be_a_folder(tmp_path: Path) -> None:
     assert project_root(tmp_path, Path("/")) == tmp_path.resolve()
     with pytest.raises(UsageError, match="is not a directory"):
         project_root(tmp_path / "file.txt", tmp_path)
+
+
+def test_generate_with_targets_prefills_the_answer_and_names_them(
+    project: Path, server: FakeModelServer, route_home: Path
+) -> None:
+    configure(project, server.url)
+    prefill = f"{SERVICE}\n```python\n"
+    assert GOOD_SERVICE.startswith(prefill)
+    server.enqueue(GOOD_SERVICE[len(prefill) :])  # Ollama returns the continuation only
+
+    result = call(
+        project,
+        "generate",
+        {"task": "service for Projects", "skill": "scaffold#3", "targets": SERVICE},
+    )
+
+    report = payload(result)
+    assert report["status"] == "success", report
+    assert report["files"]["created"] == [SERVICE]
+    assert server.requests[0]["messages"][-1] == {"role": "assistant", "content": prefill}
+    with Ledger.open(route_home / "ledger.sqlite3") as ledger:
+        (row,) = ledger.runs(since=None, until=None, project=None, limit=None)
+    assert row.status == "success"
+    command = json.loads(GenerateRequest(task="t", targets=(SERVICE,)).command_text())
+    assert command["arguments"]["targets"] == [SERVICE]  # its hand-off cost counts them
+
+
+def test_generate_refuses_a_target_outside_the_project(
+    project: Path, server: FakeModelServer
+) -> None:
+    configure(project, server.url)
+    result = call(
+        project, "generate", {"task": "service", "skill": "scaffold#3", "targets": ["../x.py"]}
+    )
+    assert result.is_error is True
+    assert "outside the project root" in text_of(result)
+    assert server.requests == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from route.parse import parse_answer, path_from_line
+from route.parse import complete_answer, parse_answer, path_from_line
 from route.values import EditBlock, FileBlock
 
 
@@ -409,3 +409,37 @@ def test_two_megabyte_answer_completes() -> None:
     assert len(parsed.files) == 250
     assert parsed.files[-1].path == "src/pkg/module_249.py"
     assert parsed.problems[-1].startswith("unterminated code block")
+
+
+# --------------------------------------------------------------------------- prefilled answers
+
+PREFILL = "tests/test_service.py\n```python\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        # llama-server returns the prefill with its continuation
+        (PREFILL + "def test_x():\n    pass\n```\n", PREFILL + "def test_x():\n    pass\n```\n"),
+        # Ollama returns the continuation only
+        ("def test_x():\n    pass\n```\n", PREFILL + "def test_x():\n    pass\n```\n"),
+        # a continuation of a Markdown file whose first fence is not after a path line
+        ("# Notes\n\n```python\nx = 1\n```\n", PREFILL + "# Notes\n\n```python\nx = 1\n```\n"),
+        # a server that ignored the prefill: the model's own answer, for another file
+        (
+            "Here:\n\napp/other.py\n```python\nX = 1\n```\n",
+            "Here:\n\napp/other.py\n```python\nX = 1\n```\n",
+        ),
+        # an answer cut before any fence is still a continuation
+        ("def test_x(", PREFILL + "def test_x("),
+    ],
+)
+def test_complete_answer_gives_one_answer_whatever_the_server_returned(
+    text: str, expected: str
+) -> None:
+    assert complete_answer(PREFILL, text) == expected
+
+
+def test_a_completed_continuation_parses_to_the_target_file() -> None:
+    parsed = parse_answer(complete_answer(PREFILL, "def test_x():\n    pass\n```\n"))
+    assert parsed.files == (FileBlock("tests/test_service.py", "def test_x():\n    pass\n"),)

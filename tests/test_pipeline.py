@@ -246,3 +246,60 @@ def test_a_different_answer_gets_its_next_round(project: Path) -> None:
     result = run_generation(options(project, max_attempts=3), lambda: backend)
     assert result.status == "success"
     assert len(result.attempts) == 3
+
+
+# --------------------------------------------------------------------------- --target
+
+TARGET = "app/services/project_service.py"
+PREFILL = f"{TARGET}\n```python\n"
+CONTINUATION = '"""Projects."""\nSTATE = "GOOD"\n```\n'
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        PREFILL + CONTINUATION,  # llama-server: the prefill and its continuation
+        CONTINUATION,  # Ollama: the continuation only
+        "Sure.\n\n" + PREFILL + CONTINUATION,  # a server that ignored the prefill
+    ],
+)
+def test_a_target_prefills_the_answer_and_every_server_reply_gives_one_file(
+    project: Path, answer: str
+) -> None:
+    backend = FakeBackend(answer)
+    result = run_generation(options(project, targets=(TARGET,)), lambda: backend)
+    assert result.status == "success", result.message
+    assert result.created == (TARGET,)
+    assert (project / TARGET).read_text() == '"""Projects."""\nSTATE = "GOOD"\n'
+    sent = backend.history[0].messages
+    assert (sent[-1].role, sent[-1].content) == ("assistant", PREFILL)
+    assert f"Write `{TARGET}` now" in sent[-2].content
+
+
+def test_an_answer_without_the_target_writes_nothing_and_the_repair_names_it(
+    project: Path,
+) -> None:
+    other = "app/models/project.py\n```python\nX = 1\n```\n"
+    backend = FakeBackend(other, CONTINUATION)
+    # The first reply ignores the prefill and writes another file only.
+    result = run_generation(options(project, targets=(TARGET,)), lambda: backend)
+    assert result.status == "success", result.message
+    first = result.attempts[0]
+    assert first.written is False and first.failure is not None
+    assert f"does not write `{TARGET}`" in first.failure
+    assert not (project / "app" / "models" / "project.py").exists()
+    repair = backend.history[1].messages
+    # Earlier messages stay byte-identical; the repair is followed by the prefill again.
+    assert [m.content for m in repair[:2]] == [m.content for m in backend.history[0].messages[:2]]
+    assert repair[2].role == "assistant" and repair[2].content == other
+    assert f"does not write `{TARGET}`" in repair[3].content
+    assert (repair[4].role, repair[4].content) == ("assistant", PREFILL)
+
+
+def test_an_existing_target_may_be_replaced_without_force(project: Path) -> None:
+    backend = FakeBackend("NEW = 2\n```\n")
+    chosen = options(project, targets=("app/existing.py",), verify=None)
+    result = run_generation(chosen, lambda: backend)
+    assert result.status == "success", result.message
+    assert result.changed == ("app/existing.py",)
+    assert (project / "app" / "existing.py").read_text() == "NEW = 2\n"

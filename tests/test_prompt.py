@@ -11,6 +11,7 @@ from route.errors import ContextFileError, UsageError
 from route.prompt import (
     MAX_CONTEXT_FILE_BYTES,
     TEMPLATE_VERSION,
+    answer_prefill,
     build_prompt,
     build_repair_message,
     fence_for,
@@ -452,3 +453,15 @@ def test_system_message_never_shows_a_placeholder_path_to_copy() -> None:
     system = build_prompt("write it", [], []).messages[0].content
     example_lines = [line for line in system.splitlines() if line.startswith("path/to/")]
     assert example_lines == []
+
+
+def test_targets_are_named_in_the_closing_instruction_and_prefilled() -> None:
+    plain = build_prompt("tests for X", [], []).messages[1].content
+    assert "Write the files this task needs now" in plain
+    one = build_prompt("tests for X", [], [], targets=["tests/test_x.py"]).messages[1].content
+    assert "Write `tests/test_x.py` now" in one
+    assert one.replace("Write `tests/test_x.py` now", "") != plain  # the rest is unchanged
+    two = build_prompt("X", [], [], targets=["a.py", "b/c.ts", "Makefile"]).messages[1].content
+    assert "Write `a.py`, `b/c.ts` and `Makefile` now" in two
+    assert answer_prefill("tests/test_x.py") == "tests/test_x.py\n```python\n"
+    assert answer_prefill("docs/NOTES") == "docs/NOTES\n```\n"

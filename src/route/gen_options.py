@@ -71,9 +71,25 @@ def gen_options(
     skills_dir: Path | None,
     lock_home: Path | None,
     context_patterns: tuple[str, ...] = (),
+    targets: tuple[str, ...] = (),
 ) -> GenOptions:
-    """The options of one run: the config's settings, the run's choices and its inputs."""
+    """The options of one run: the config's settings, the run's choices and its inputs.
+    ``targets`` are the ``--target`` paths as given (relative to ``cwd``); a target no answer
+    could write (outside the project, protected) is a ``UsageError``."""
+    from route.errors import UsageError
+    from route.paths_policy import DEFAULT_PROTECTED, target_paths
     from route.pipeline import GenOptions
+
+    try:
+        checked_targets = target_paths(
+            targets,
+            project_root,
+            cwd,
+            protected=(*DEFAULT_PROTECTED, *config.protected),
+            allow=choices.allow,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
 
     return GenOptions(
         task=task,
@@ -97,4 +113,5 @@ def gen_options(
         rollback=choices.rollback,
         lock_home=lock_home,
         lock_timeout_seconds=config.verify_timeout + LOCK_WAIT_MARGIN_SECONDS,
+        targets=checked_targets,
     )

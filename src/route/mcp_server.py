@@ -85,6 +85,7 @@ def build_server(settings: ServerSettings) -> MCPServer:
         task: str,
         skill: list[str] | str | None = None,
         context_paths: list[str] | str | None = None,
+        targets: list[str] | str | None = None,
         verify: bool = True,
         max_attempts: int | None = None,
         model: str | None = None,
@@ -95,12 +96,15 @@ def build_server(settings: ServerSettings) -> MCPServer:
         short JSON result (status, files created/changed/refused, verify tail on failure,
         attempts, local tokens, estimated saving) without the code unless include_code.
         skill: references such as "scaffold#1,2,3,5" (one string or a list). context_paths:
-        files the model must see and may edit (globs allowed). dry_run: write nothing (the
-        diff comes back with include_code)."""
+        files the model must see and may edit (globs allowed). targets: the files the answer
+        must write (project paths; the answer starts with the first one's path, which keeps
+        small models from rewriting a context file instead). dry_run: write nothing (the diff
+        comes back with include_code)."""
         request = GenerateRequest(
             task=task,
             skills=_as_tuple(skill),
             context_paths=_as_tuple(context_paths),
+            targets=_as_tuple(targets),
             verify=verify,
             max_attempts=max_attempts,
             model=model,
@@ -271,6 +275,7 @@ class GenerateRequest:
     task: str
     skills: tuple[str, ...] = ()
     context_paths: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
     verify: bool = True
     max_attempts: int | None = None
     model: str | None = None
@@ -284,6 +289,8 @@ class GenerateRequest:
             arguments["skill"] = list(self.skills)
         if self.context_paths:
             arguments["context_paths"] = list(self.context_paths)
+        if self.targets:
+            arguments["targets"] = list(self.targets)
         for name in ("max_attempts", "model"):
             if getattr(self, name) is not None:
                 arguments[name] = getattr(self, name)
@@ -372,6 +379,7 @@ def generation_options(
         task=request.task,
         skill_refs=request.skills,
         context_patterns=request.context_paths,
+        targets=request.targets,
         project_root=root,
         cwd=root,
         model=configured_model(config),

@@ -187,6 +187,27 @@ def has_extension(name: str) -> bool:
     )
 
 
+def complete_answer(prefill: str, text: str) -> str:
+    """The whole answer to a request whose answer was started with ``prefill`` (a path line and
+    an opening fence). Servers differ: llama-server returns the prefill and its continuation,
+    Ollama only the continuation, and a server that ignores prefills starts a new answer (with
+    its own path line, for the same file or another). Each gives one answer to parse."""
+    if text.startswith(prefill) or _opens_a_file_block(text):
+        return text
+    return prefill + text
+
+
+def _opens_a_file_block(text: str) -> bool:
+    """True when the first fence line of ``text`` follows a path line: the text opens a file
+    block of its own (a continuation's first fence closes the prefilled block instead)."""
+    previous = ""
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            return path_from_line(previous) is not None
+        previous = line
+    return False
+
+
 def path_from_line(line: str) -> PathCandidate | None:
     """The path a prose line names when the whole line is a (decorated) path, else None."""
     text = line.strip()

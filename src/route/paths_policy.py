@@ -192,6 +192,34 @@ def clean_entries(entries: Collection[str], root: Path) -> tuple[str, ...]:
     return tuple(cleaned)
 
 
+def target_paths(
+    raw: Sequence[str], root: Path, cwd: Path, *, protected: Sequence[str], allow: Sequence[str]
+) -> tuple[str, ...]:
+    """The ``--target`` files as project-relative POSIX paths (given relative to ``cwd`` or
+    absolute), each once; ``ValueError`` names the first one that is outside the project,
+    malformed or protected, since no answer could write it."""
+    resolved_root = root.resolve()
+    targets: list[str] = []
+    for entry in raw:
+        path = (cwd / entry).resolve()
+        try:
+            relative = path.relative_to(resolved_root).as_posix()
+        except ValueError:
+            raise ValueError(f"--target {entry} is outside the project root {root}") from None
+        if path.is_dir() or entry.endswith(("/", "\\")):
+            raise ValueError(f"--target {entry} names a directory: name the file to write")
+        try:
+            relative = normalize_path(relative)
+        except ValueError as exc:
+            raise ValueError(f"--target {entry}: {exc}") from None
+        reason = protection_reason(relative, protected, allow)
+        if reason:
+            raise ValueError(f"--target {entry}: {reason}")
+        if relative not in targets:
+            targets.append(relative)
+    return tuple(targets)
+
+
 def protection_reason(relative: str, protected: Sequence[str], allow: Sequence[str]) -> str | None:
     """Why ``relative`` may not be written whatever the model says (``.git``, or a protected
     pattern not named in ``allow``), or None when the rules let it through."""

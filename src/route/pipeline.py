@@ -78,6 +78,9 @@ class GenOptions:
     # Files (relative to the project root) a whole-file block may replace besides the context
     # files, e.g. what this task wrote in an earlier batch round.
     modifiable: tuple[str, ...] = ()
+    # Files (relative to the project root, POSIX) the answer must write (--target): named in the
+    # prompt, the first one's path and fence start every answer, and an answer without them fails.
+    targets: tuple[str, ...] = ()
 
 
 WriteGuard = Callable[[WritePlan], WritePlan]
@@ -145,7 +148,7 @@ def prepare(options: GenOptions) -> Prepared:
     context = prompts.read_context_files(
         options.context_patterns, options.project_root, options.cwd, allow=options.allow
     )
-    prompt = prompts.build_prompt(options.task, excerpts, context)
+    prompt = prompts.build_prompt(options.task, excerpts, context, targets=options.targets)
     warnings = tuple(warning for excerpt in excerpts for warning in excerpt.warnings)
     return Prepared(excerpts=excerpts, context=context, prompt=prompt, warnings=warnings)
 
@@ -249,19 +252,21 @@ def _attempts(
 ) -> tuple[RunStatus, int, str]:
     """The attempt loop: generate, write, verify, and repair until verify passes."""
     from route import prompt as prompts
-    from route.parse import parse_answer
+    from route.parse import complete_answer, parse_answer
 
     messages = prepared.prompt.messages
+    # A file the answer may replace: a context file, a file the task owns, a declared target.
     context_paths = frozenset(item.path for item in prepared.context) | frozenset(
-        options.modifiable
+        (*options.modifiable, *options.targets)
     )
     last_failure = ""
     previous: ParsedAnswer | None = None
+    prefill = prompts.answer_prefill(options.targets[0]) if options.targets else ""
     for number in range(1, options.max_attempts + 1):
         events.attempt_started(number, options.max_attempts)
         request = ChatRequest(
             model=options.model,
-            messages=messages,
+            messages=(*messages, Message("assistant", prefill)) if prefill else messages,
             max_output_tokens=options.max_output_tokens,
             temperature=options.temperature,
             seed=options.seed,
@@ -277,6 +282,8 @@ def _attempts(
             # The repair conversation outgrew the context: the run ends with what it has.
             last_failure = f"{last_failure}; no room for another repair round ({error})"
             break
+        if prefill:
+            completion = replace(completion, text=complete_answer(prefill, completion.text))
         state.model = completion.model or state.model
         state.warnings.extend(completion.warnings)
         events.generation_finished(completion)
@@ -359,6 +366,10 @@ def _write_and_verify(
         problems = "; ".join(parsed.problems) or "the answer held no path line + code block"
         failure = f"no usable file blocks ({problems})"
         return attempt(False, None, failure), failure
+    missing = _missing_targets(options.targets, parsed)
+    if missing:
+        failure = _missing_failure(missing, parsed)
+        return attempt(False, None, failure), failure
     if plan.failures:
         failure = "edits could not be applied: " + "; ".join(plan.failures)
         return attempt(False, None, failure), failure
@@ -382,6 +393,26 @@ def _write_and_verify(
         state.warnings.append(f"verify skipped: {verify.skipped_reason}")
     verdict = None if verify.passed else _verify_failure(verify)
     return attempt(bool(plan.changes), verify, verdict), verdict
+
+
+def _missing_targets(targets: Sequence[str], parsed: ParsedAnswer) -> list[str]:
+    """The ``--target`` files the answer does not write (paths compared normalized)."""
+    import posixpath
+
+    written = {posixpath.normpath(block.path) for block in parsed.files}
+    written |= {posixpath.normpath(edit.path) for edit in parsed.edits}
+    return [target for target in targets if posixpath.normpath(target) not in written]
+
+
+def _missing_failure(missing: Sequence[str], parsed: ParsedAnswer) -> str:
+    """Why an answer that leaves out a ``--target`` file failed (nothing of it is written)."""
+    paths = sorted({block.path for block in parsed.files} | {edit.path for edit in parsed.edits})
+    wrote = ", ".join(f"`{path}`" for path in paths[:5]) + (" ..." if len(paths) > 5 else "")
+    wanted = ", ".join(f"`{path}`" for path in missing)
+    return (
+        f"the answer does not write {wanted}, which the task asks for (it wrote {wrote}); "
+        "nothing was written — write the asked-for file under its own path"
+    )
 
 
 def _unchanged_failure(parsed: ParsedAnswer) -> str:

@@ -22,7 +22,7 @@ from route.skills import merge_excerpts
 from route.tokens import LOCAL_CHARS_PER_TOKEN, estimate_messages_tokens
 from route.values import ContextFile, Message, Prompt, SkillExcerpt
 
-TEMPLATE_VERSION = "4"
+TEMPLATE_VERSION = "5"
 # A context file larger than this is refused: cite a smaller file or the relevant part.
 MAX_CONTEXT_FILE_BYTES = 200_000
 # Names that usually hold secrets; refused as context unless named with --allow.
@@ -133,8 +133,10 @@ def build_prompt(
     context: Sequence[ContextFile],
     *,
     conventions: str = "",
+    targets: Sequence[str] = (),
 ) -> Prompt:
-    """The system and user messages for one generation (deterministic)."""
+    """The system and user messages for one generation (deterministic). ``targets`` are the
+    project paths the answer must write (``--target``), named in the closing instruction."""
     if not task.strip():
         raise UsageError("the task is empty — describe what the local model should write")
     # The edit format is offered only when there are project files to edit: small models
@@ -153,6 +155,7 @@ def build_prompt(
             "task": task.strip(),
             "skills": _render_excerpts(excerpts),
             "context": _render_context(context),
+            "answer": _render_answer(targets),
         },
     )
     messages = (Message(role="system", content=system), Message(role="user", content=user))
@@ -161,6 +164,21 @@ def build_prompt(
         template_version=TEMPLATE_VERSION,
         estimated_tokens=estimate_messages_tokens([message.content for message in messages]),
     )
+
+
+def _render_answer(targets: Sequence[str]) -> str:
+    if not targets:
+        return load_template("answer")
+    names = [f"`{target}`" for target in targets]
+    listed = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    return render_template(load_template("answer-targets"), {"targets": listed})
+
+
+def answer_prefill(target: str) -> str:
+    """The start of an answer that writes ``target``: its path line and the opening fence. Sent
+    as a final assistant message, the server continues it, so the model writes that file rather
+    than repeating one it was shown (small models do)."""
+    return f"{target}\n```{language_for(target)}\n"
 
 
 def _render_excerpts(excerpts: Sequence[SkillExcerpt]) -> str:

@@ -25,6 +25,8 @@ Examples:
 
   route gen "add a delete endpoint" -s scaffold#routes -c app/routes/users.py --dry-run
 
+  route gen "tests for the service" -s scaffold#5 -t tests/test_service.py
+
   route gen "client for the billing API" --backend openai --base-url http://127.0.0.1:8080/v1
 
 Exit codes: 0 success · 1 verify still failing (or no usable files) · 2 usage or configuration
@@ -51,6 +53,17 @@ def gen(
             "-c",
             help="File(s) the model should see (globs allowed). Repeatable. Context files may "
             "be modified.",
+        ),
+    ] = None,
+    target: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--target",
+            "-t",
+            help="A file the answer must write (new, or existing: then it may be replaced). "
+            "The prompt names it and the answer starts with its path, which keeps small models "
+            "from rewriting a context file instead. Repeatable; an answer that leaves one out "
+            "fails.",
         ),
     ] = None,
     model: Annotated[str | None, typer.Option(help="Local model (e.g. qwen2.5-coder:7b).")] = None,
@@ -141,6 +154,7 @@ def gen(
         task=task,
         skills=tuple(skill or ()),
         context=tuple(context or ()),
+        targets=tuple(target or ()),
         root=root,
         cwd=cwd,
     )
@@ -166,6 +180,7 @@ def _options(
     task: str,
     skills: tuple[str, ...],
     context: tuple[str, ...],
+    targets: tuple[str, ...],
     root: Path,
     cwd: Path,
 ) -> GenOptions:
@@ -186,6 +201,7 @@ def _options(
         task=task,
         skill_refs=skills,
         context_patterns=context,
+        targets=targets,
         project_root=root,
         cwd=cwd,
         model=configured_model(config),
