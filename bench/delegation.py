@@ -6,9 +6,10 @@ layers it builds on (bench/acceptance/reference/), so tasks are independent of e
 passes when the project's `make verify` passes **and** the acceptance tests kept here
 (bench/acceptance/test_accept_*.py, never shown to the model) pass against the result.
 
-- route: `route gen TASK -s SECTIONS [-c CONTEXT] --json`, the context being the files the new
-  code must fit (what it imports from earlier layers) and the file it edits, as the routing skill
-  tells the orchestrator to pass them (verify + up to 3 attempts), through a
+- route: `route gen TASK -s SECTIONS [-c CONTEXT] --target FILE --json`, the context being the
+  files the new code must fit (what it imports from earlier layers) and the file it edits, the
+  target the task's file, as the routing skill tells the orchestrator to pass them (verify + up
+  to 3 attempts), through a
   recording proxy that keeps llama.cpp's per-request timings (prompt tokens evaluated / reused).
   "First attempt" = it passed with a single attempt; "after repair" = it passed at all.
 - baseline (what simpler delegation tools do): one request with the whole SKILL.md and the task,
@@ -211,7 +212,8 @@ def route_task(
     skills = [part for skill in task.skills for part in ("--skill", skill)]
     context = [part for path in task.context for part in ("-c", path)]
     command = [
-        *route_command(), "gen", task.text, *skills, *context, "--backend", "openai",
+        *route_command(), "gen", task.text, *skills, *context, "--target", task.target,
+        "--backend", "openai",
         "--base-url", f"{proxy.url}/v1", "--model", settings.model,
         "--temperature", "0", "--seed", "1",
         "--max-output-tokens", str(settings.max_output_tokens),
