@@ -413,3 +413,21 @@ def test_a_stopped_server_is_reported_not_reachable(
     rows = ledger_rows(route_home)
     assert [(row.status, row.exit_code) for row in rows] == [("backend_error", 3)]
     assert snapshot(project) == before
+
+
+def test_a_target_is_the_file_the_real_model_writes(
+    llama_server: Any, route_home: Path, tmp_path: Path
+) -> None:
+    """llama-server continues the prefilled answer (and returns the prefill with it): whatever
+    the small model writes lands in the --target file, under no other path."""
+    project = copy_example(tmp_path / "workspace")
+    target = "app/services/prefilled_service.py"
+    run = run_gen(
+        project, route_home, llama_server.base_url, "service for Projects",
+        "--skill", "scaffold#3", "--target", target, "--no-verify", "--json", "--include-code",
+    )  # fmt: skip
+    report = run.report
+    assert report["status"] == "success", report
+    assert report["files"]["created"] == [target]
+    assert (project / target).read_text() == report["code"][target]
+    check_ledger(route_home, report, run.exit_code)
