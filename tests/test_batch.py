@@ -586,3 +586,25 @@ def test_a_cancelled_batch_stops_streams_and_reports_interrupted(project: Path) 
     assert first.result.status == "interrupted"
     assert second.state == "skipped"
     assert not (project / "app/a.py").exists()
+
+
+def test_a_tasks_declared_files_are_its_targets(project: Path) -> None:
+    """Declared files work as `route gen --target`: named in the prompt, the first one's path
+    starts the answer, and an answer without them writes nothing and is repaired."""
+    backend = ScriptedBackend(
+        {"a": [file_answer("app/other.py"), '"""Generated."""\nOK = 1\n```\n']}
+    )
+    plan = Plan((task("a", files=("app/a.py",)),), "test")
+    result = run_batch(
+        plan,
+        BatchOptions(defaults(project, verify=None, max_attempts=2)),
+        [endpoint(backend, parallel=1)],
+    )
+    (outcome,) = result.tasks
+    assert outcome.result is not None and outcome.result.status == "success"
+    assert (project / "app/a.py").read_text() == '"""Generated."""\nOK = 1\n'
+    assert not (project / "app/other.py").exists()
+    first, repair = (request.messages for _, request in backend.requests)
+    assert first[-1].role == "assistant" and first[-1].content == "app/a.py\n```python\n"
+    assert "Write `app/a.py` now" in first[-2].content
+    assert "does not write `app/a.py`" in repair[-2].content

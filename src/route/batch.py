@@ -556,6 +556,7 @@ class _Batch:
             verify=defaults.verify if self.options.verify_each else None,
             max_attempts=left,
             modifiable=(*defaults.modifiable, *task.written),
+            targets=spec.files,  # its declared files: named, the first prefilled, required
         )
 
     def _round_prompt(self, task: _Task) -> Prepared:

@@ -9,7 +9,8 @@ A plan is a YAML list of tasks (or a mapping with one key, ``tasks``)::
       context: [app/models/user.py]  # optional: files the model sees (and may change)
       model: qwen2.5-coder:7b        # optional: overrides --model / the endpoint's model
       depends_on: []                 # ids whose files must exist first (they become context)
-      files: [app/models/project.py] # optional: files the task writes, checked up front
+      files: [app/models/project.py] # optional: files the task writes, checked up front; the
+                                     # answer must write them (as `route gen --target`)
 
 Validation checks keys, types, unique ids, known dependencies, cycles, skills and declared
 files before anything runs; every refusal is a ``UsageError`` naming the plan and the task.
