@@ -3,7 +3,9 @@
 Project config is ``route.yaml`` in the project root or ``[tool.route]`` in its ``pyproject.toml``;
 the user config is ``config.yaml`` in the user config directory (``ROUTE_HOME`` overrides the
 directory). Unknown keys are errors that name the key and the file, so a typo never silently
-falls back to a default.
+falls back to a default. Each setting's value is checked by a small function (``_CHECKS``), the
+same wherever it came from; not by pydantic, because every command reads the config and importing
+pydantic would add about 100 ms to each of them (BENCHMARKS.md, start-up).
 """
 
 from __future__ import annotations
