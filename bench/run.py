@@ -154,7 +154,7 @@ def parse_arguments(arguments: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--parts", default="all", help=f"comma list of {', '.join(PARTS)}")
     parser.add_argument("--repetitions", type=int, default=15, help="start-up runs per command")
     parser.add_argument("--sizes", default="1000,5000,20000,50000,100000")
-    parser.add_argument("--stream-repetitions", type=int, default=5)
+    parser.add_argument("--stream-repetitions", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="real-model rounds")
     parser.add_argument("--tasks", type=int, default=8, help="delegation tasks (at most 8)")
     parser.add_argument("--budget-minutes", type=float, default=25.0,

@@ -4,9 +4,9 @@ For each size (1,000 to 100,000 tokens) the fast loopback NDJSON server streams 
 clients read it, each as a fresh process timed from start to exit: the bare loop
 (bench/bare_stream.py), `route gen --quiet` (no live display) and `route gen` with the live
 display on (ROUTE_FORCE_TERMINAL=1, output discarded so no terminal emulator is measured). Each
-(client, size) gets one untimed warm-up run, then the best (minimum) of ``repetitions`` runs is
-kept: on a shared machine noise only ever adds time, so the minimum is the steadiest estimate
-(the medians are recorded in results.json too).
+(client, size) gets one untimed warm-up run, then the clients take turns for ``repetitions``
+rounds and the best (minimum) run of each is kept: on a shared machine noise only ever adds time,
+so the minimum is the steadiest estimate (the medians are recorded in results.json too).
 Throughput is the marginal rate 1 / slope of a least-squares line through (tokens, seconds),
 so interpreter start-up does not count. Linearity is judged on in-process timings (see
 ``measure_in_process``): whole-process times carry start-up noise. In-process figures are the CPU
@@ -50,7 +50,7 @@ GOAL_QUIET_OVER_BARE = 1.10
 @dataclass(frozen=True, slots=True)
 class StreamingSettings:
     sizes: tuple[int, ...] = DEFAULT_SIZES
-    repetitions: int = 5
+    repetitions: int = 8
 
 
 def bare_command(url: str, tokens: int) -> list[str]:
@@ -130,10 +130,14 @@ def measure_sizes(settings: StreamingSettings) -> dict[str, dict[int, list[Measu
         for tokens in settings.sizes:
             for client in CLIENTS:
                 _run_once(server.url, client, tokens, project, home)  # warm-up
-                runs[client][tokens] = [
-                    _run_once(server.url, client, tokens, project, home)
-                    for _ in range(settings.repetitions)
-                ]
+                runs[client][tokens] = []
+            # The clients take turns, so a noisy moment of a shared machine touches all three
+            # alike instead of one client's whole series: the ratios compare like with like.
+            for _ in range(settings.repetitions):
+                for client in CLIENTS:
+                    runs[client][tokens].append(
+                        _run_once(server.url, client, tokens, project, home)
+                    )
     return runs
 
 
