@@ -272,3 +272,10 @@ def test_a_target_no_answer_could_write_is_a_usage_error(
     assert result.exit_code == 2
     assert says in result.stderr
     assert ledger_rows(route_home) == []
+
+
+def test_print_prompt_shows_the_prefill_of_a_target(project: Path, route_home: Path) -> None:
+    result = invoke("service", "-s", "api#1", "-t", "app/x.py", "--print-prompt")
+    assert result.exit_code == 0, result.output
+    assert "===== assistant (prefill) =====" in result.stdout
+    assert "===== assistant (prefill) =====\napp/x.py\n```python\n" in result.stdout

@@ -164,10 +164,12 @@ def gen(
         prepared = prepare(run_options)
         for warning in prepared.warnings:
             ui.print_warning(warning)
-        ui.print_prompt(
-            [(m.role, m.content) for m in prepared.prompt.messages],
-            prepared.prompt.estimated_tokens,
-        )
+        messages: list[tuple[str, str]] = [(m.role, m.content) for m in prepared.prompt.messages]
+        if run_options.targets:  # the start of the answer, sent as a final assistant message
+            from route.prompt import answer_prefill
+
+            messages.append(("assistant (prefill)", answer_prefill(run_options.targets[0])))
+        ui.print_prompt(messages, prepared.prompt.estimated_tokens)
         return
     options.check_cloud_model(config)
     _run(run_options, config, quiet=quiet, json_output=json_output, include_code=include_code)
