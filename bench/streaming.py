@@ -42,6 +42,7 @@ from bench.servers import GENERATED_PATH, MODEL, FastOllamaServer
 from bench.stats import break_even, is_linear, linear_fit, median, quadratic_share, ratio
 
 DEFAULT_SIZES = (1_000, 5_000, 20_000, 50_000, 100_000)
+DEFAULT_EXTRA_IN_PROCESS_SIZES = (200_000, 400_000)
 CLIENTS = ("bare", "route_quiet", "route_live")
 GOAL_LIVE_TOKENS_PER_SECOND = 20_000
 GOAL_QUIET_OVER_BARE = 1.10
@@ -51,6 +52,9 @@ GOAL_QUIET_OVER_BARE = 1.10
 class StreamingSettings:
     sizes: tuple[int, ...] = DEFAULT_SIZES
     repetitions: int = 8
+    # In-process only: larger streams, where a square term would show 4 and 16 times as much as
+    # at 100,000 tokens while a noisy moment of the machine weighs less.
+    extra_in_process_sizes: tuple[int, ...] = DEFAULT_EXTRA_IN_PROCESS_SIZES
 
 
 def bare_command(url: str, tokens: int) -> list[str]:
@@ -183,13 +187,14 @@ def measure_in_process(settings: StreamingSettings) -> dict[str, dict[int, float
                 raise BenchError(f"route parsed {len(parsed.files)} files at {tokens}")
             return elapsed
 
-        for tokens in settings.sizes:  # warm-up
+        sizes = sorted({*settings.sizes, *settings.extra_in_process_sizes})
+        for tokens in sizes:  # warm-up
             for name in IN_PROCESS_CLIENTS:
                 timed(name, tokens)
         # Round-robin over the sizes, twice the repetitions (each run is short): a noisy moment
         # of a shared machine then touches every size alike instead of bending one point.
         for _ in range(2 * settings.repetitions):
-            for tokens in settings.sizes:
+            for tokens in sizes:
                 for name in IN_PROCESS_CLIENTS:
                     elapsed = timed(name, tokens)
                     seconds[name][tokens] = min(seconds[name].get(tokens, elapsed), elapsed)
@@ -237,21 +242,22 @@ def summarize(
     slope_ratio = ratio(fits["route_quiet"].slope, fits["bare"].slope)
     largest_ratio = ratio(best["route_quiet"][largest], best["bare"][largest])
     live_rate = rates["route_live"]
-    # Linearity is judged on the in-process times: whole-process times carry tens of ms of
-    # start-up noise, as large as the whole stream's cost at the small sizes.
-    timed = {
-        client: [inside[client][size] for size in sizes]
-        if client in inside and all(size in inside[client] for size in sizes)
-        else [best[client][size] for size in sizes]
-        for client in CLIENTS
-    }
-    linear = {client: is_linear(xs, timed[client]) for client in CLIENTS}
-    shares = {client: quadratic_share(xs, timed[client]) for client in CLIENTS}
+    # Linearity is judged on the in-process times (every size each client has, route's going on
+    # to 400,000 tokens): whole-process times carry tens of ms of start-up noise, as large as the
+    # whole stream's cost at the small sizes.
+    series = {client: _series(client, sizes, inside, best) for client in CLIENTS}
+    linear = {client: is_linear(*series[client]) for client in CLIENTS}
+    shares = {client: quadratic_share(*series[client]) for client in CLIENTS}
     per_token = {
-        client: {size: 1e6 * value / size for size, value in zip(sizes, timed[client], strict=True)}
+        client: {int(x): 1e6 * y / x for x, y in zip(*series[client], strict=True)}
         for client in CLIENTS
     }
-    inside_ratio = ratio(timed["route_quiet"][-1], timed["bare"][-1])
+    quiet_inside, bare_inside = inside.get("route_quiet", {}), inside.get("bare", {})
+    inside_ratio = (
+        ratio(quiet_inside[largest], bare_inside[largest])
+        if largest in quiet_inside and largest in bare_inside
+        else None
+    )
     even = break_even(fits["route_quiet"], fits["bare"], GOAL_QUIET_OVER_BARE - 1)
     goals = (
         Goal(
@@ -273,8 +279,13 @@ def summarize(
             "cost grows linearly from 1,000 to 100,000 tokens",
             ", ".join(
                 f"{client}: square term {_share_text(shares[client])} of the size-dependent "
-                f"time at {largest:,}; µs/token {per_token[client][sizes[0]]:.1f} → "
-                f"{per_token[client][largest]:.1f}"
+                f"time at {max(per_token[client]):,}; µs/token "
+                + " → ".join(
+                    f"{per_token[client][size]:.1f}"
+                    for size in (min(per_token[client]), largest, max(per_token[client]))
+                    if size in per_token[client]
+                )
+                + f" at {min(per_token[client]):,} / {largest:,} / {max(per_token[client]):,}"
                 for client in ("route_quiet", "route_live")
             ),
             linear["route_quiet"] and linear["route_live"],
@@ -285,7 +296,16 @@ def summarize(
         "against the bare httpx loop measured in the same run",
         "in-process ms: CPU time of the thread reading the stream (time.thread_time), best of the "
         "repetitions: the bare loop's own; route's backend + live view (or none) + parsing the "
-        "answer; linearity is judged on these",
+        "answer; linearity is judged on these, route's up to "
+        f"{max(*per_token['route_quiet'], largest):,} tokens (in-process ms there: "
+        + ", ".join(
+            f"{size:,}: {1000 * inside[client][size]:.0f} ({client})"
+            for client in IN_PROCESS_CLIENTS
+            if client in inside
+            for size in sorted(inside[client])
+            if size > largest
+        )
+        + ")",
         "marginal tokens/s = 1 / slope of the least-squares line: "
         + ", ".join(f"{client} {rates[client] or 0:,.0f}" for client in CLIENTS),
         f"peak RSS at {largest:,} tokens (MB): "
@@ -327,6 +347,21 @@ def summarize(
             "largest_tokens": largest,
         },
     )
+
+
+def _series(
+    client: str,
+    sizes: Sequence[int],
+    inside: dict[str, dict[int, float]],
+    best: dict[str, dict[int, float]],
+) -> tuple[list[float], list[float]]:
+    """(tokens, seconds) a client's linearity is judged on: its in-process times at every size
+    it has (when it has the whole-process sizes), else its whole-process best times."""
+    own = inside.get(client, {})
+    if own and all(size in own for size in sizes):
+        ordered = sorted(own)
+        return [float(size) for size in ordered], [own[size] for size in ordered]
+    return [float(size) for size in sizes], [best[client][size] for size in sizes]
 
 
 def _milliseconds(seconds: float | None) -> float | None:

@@ -119,11 +119,33 @@ def test_streaming_linearity_is_judged_on_in_process_times() -> None:
 def test_in_process_streaming_measure_reads_every_size() -> None:
     from bench.streaming import StreamingSettings, measure_in_process
 
-    seconds = measure_in_process(StreamingSettings(sizes=(50, 500), repetitions=1))
+    settings = StreamingSettings(sizes=(50, 500), repetitions=1, extra_in_process_sizes=(900,))
+    seconds = measure_in_process(settings)
     assert set(seconds) == {"route_quiet", "route_live"}
     assert all(
-        set(by_size) == {50, 500} and min(by_size.values()) > 0 for by_size in seconds.values()
+        set(by_size) == {50, 500, 900} and min(by_size.values()) > 0 for by_size in seconds.values()
     )
+
+
+def test_linearity_uses_the_larger_in_process_sizes_too() -> None:
+    """A square term too small to stand out below 100,000 tokens shows at 400,000."""
+    from bench.streaming import summarize as summarize_streaming
+
+    sizes = [1_000, 5_000, 20_000, 50_000, 100_000]
+    runs = {
+        client: {size: [_run(0.3 + size * 3e-6, size * 3e-6)] for size in sizes}
+        for client in ("bare", "route_quiet", "route_live")
+    }
+    every = [*sizes, 200_000, 400_000]
+    linear = {c: {size: size * 3e-6 for size in every} for c in ("route_quiet", "route_live")}
+    assert summarize_streaming(runs, sizes, linear).goals[2].met is True
+    bending = {c: {size: size * 3e-6 + 4e-12 * size**2 for size in every} for c in linear}
+    up_to_100k = {c: {size: bending[c][size] for size in sizes} for c in bending}
+    assert summarize_streaming(runs, sizes, up_to_100k).goals[2].met is True
+    result = summarize_streaming(runs, sizes, bending)
+    assert result.data["quadratic_share"]["route_quiet"] > 0.25
+    assert result.goals[2].met is False
+    assert "400,000" in result.goals[2].measured
 
 
 def test_break_even_size() -> None:
