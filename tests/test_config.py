@@ -120,9 +120,15 @@ def _validate(text: str, tmp_path: Path) -> Config:
         ("model: null\n", "'model': must be text, not None"),
         ("protected: secrets/*\n", "'protected': must be a list of text patterns"),
         ("endpoints: [gpu]\n", "'endpoints': must be a mapping of names to endpoints"),
-        ("endpoints:\n  gpu: {backend: openai}\n", "endpoint 'gpu' needs a url"),
-        ("endpoints:\n  gpu: {url: x, modle: y}\n", "unknown key 'modle' — did you mean 'model'"),
-        ("endpoints:\n  gpu: {url: x, context_size: 0}\n", "endpoint 'gpu': context_size must"),
+        ("endpoints:\n  gpu: {backend: openai}\n", "'endpoints': endpoint 'gpu' needs a url"),
+        (
+            "endpoints:\n  gpu: {url: x, modle: y}\n",
+            "'endpoints': endpoint 'gpu': unknown key 'modle' — did you mean 'model'",
+        ),
+        (
+            "endpoints:\n  gpu: {url: x, context_size: 0}\n",
+            "'endpoints': endpoint 'gpu': context_size must be at least 1",
+        ),
         ("prices: {m: 3}\n", "'prices': must be a mapping of prices for 'm'"),
     ],
 )
@@ -131,8 +137,10 @@ def test_each_bad_value_says_which_setting_what_it_must_be_and_where_it_came_fro
 ) -> None:
     with pytest.raises(ConfigError) as caught:
         _validate(text, tmp_path)
-    assert message in str(caught.value)
-    assert "route.yaml" in str(caught.value)
+    setting, _, reason = message.partition(": ")
+    assert f"invalid setting {setting} (from {tmp_path / 'route.yaml'}): {reason}" in str(
+        caught.value
+    )
 
 
 def test_values_are_converted_to_their_types(tmp_path: Path) -> None:

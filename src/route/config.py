@@ -158,7 +158,7 @@ def validate(merged: Mapping[str, Any], sources: list[str] | tuple[str, ...] = (
             values[name] = check(merged[name])
         except ValueError as exc:
             origin = f" (from {', '.join(sources)})" if sources else ""
-            raise ConfigError(f"invalid setting '{name}': {exc}{origin} — fix the value") from exc
+            raise ConfigError(f"invalid setting '{name}'{origin}: {exc}") from exc
     return Config(**values, given=frozenset(values))
 
 
