@@ -175,3 +175,12 @@ def test_every_setting_has_a_check_and_every_check_a_setting() -> None:
     defaults = Config()
     for name in names:  # every default passes its own check unchanged
         assert _CHECKS[name](getattr(defaults, name)) == getattr(defaults, name)
+
+
+def test_a_bad_value_names_the_layer_that_set_it(tmp_path: Path) -> None:
+    (tmp_path / "route.yaml").write_text("max_attempts: 2\nmodel: m\n")
+    none = tmp_path / "none.yaml"
+    with pytest.raises(ConfigError, match=r"'max_attempts' \(from the command line\): must be"):
+        load_config(tmp_path, env={}, user_file=none, overrides={"max_attempts": 0})
+    with pytest.raises(ConfigError, match=r"'backend' \(from \$ROUTE_BACKEND\): must be one of"):
+        load_config(tmp_path, env={"ROUTE_BACKEND": "pigeon"}, user_file=none)

@@ -125,6 +125,7 @@ def load_config(
     (``None`` values mean "not given")."""
     env = os.environ if env is None else env
     merged: dict[str, Any] = {}
+    origins: dict[str, str] = {}  # the layer that set each key last: it is the one to fix
     sources: list[str] = []
     user_path = user_file if user_file is not None else user_config_path(env)
     for label, data in (
@@ -135,21 +136,25 @@ def load_config(
             continue
         _check_keys(data, label)
         merged.update(data)
+        origins.update(dict.fromkeys(data, label))
         sources.append(label)
     for variable, key in ENVIRONMENT_KEYS.items():
         value = env.get(variable)
         if value:
             merged[key] = value
+            origins[key] = f"${variable}"
             sources.append(f"${variable}")
     for key, value in (overrides or {}).items():
         if value is not None:
             merged[key] = value
-    return LoadedConfig(config=validate(merged, sources), sources=tuple(sources))
+            origins[key] = "the command line"
+    return LoadedConfig(config=validate(merged, origins), sources=tuple(sources))
 
 
-def validate(merged: Mapping[str, Any], sources: list[str] | tuple[str, ...] = ()) -> Config:
+def validate(merged: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> Config:
     """The ``Config`` of merged settings, each checked by its field's check (in field order, so
-    the first error is always the same one); ``ConfigError`` names the setting and the sources."""
+    the first error is always the same one); ``ConfigError`` names the setting and, from
+    ``origins``, where its value came from."""
     values: dict[str, Any] = {}
     for name, check in _CHECKS.items():
         if name not in merged:
@@ -157,8 +162,9 @@ def validate(merged: Mapping[str, Any], sources: list[str] | tuple[str, ...] = (
         try:
             values[name] = check(merged[name])
         except ValueError as exc:
-            origin = f" (from {', '.join(sources)})" if sources else ""
-            raise ConfigError(f"invalid setting '{name}'{origin}: {exc}") from exc
+            origin = (origins or {}).get(name)
+            where = f" (from {origin})" if origin else ""
+            raise ConfigError(f"invalid setting '{name}'{where}: {exc}") from exc
     return Config(**values, given=frozenset(values))
 
 
