@@ -94,13 +94,17 @@ def test_unknown_cloud_model_fails_before_calling_the_server(project: Path) -> N
     assert "gpt-99" in result.stderr
 
 
-def test_unknown_skill_and_section_are_usage_errors(project: Path) -> None:
+def test_unknown_skill_and_section_are_usage_errors(project: Path, route_home: Path) -> None:
     result = invoke("service", "-s", "nope#1")
     assert result.exit_code == 2
     assert "api" in result.stderr  # lists the skills found
     result = invoke("service", "-s", "api#7")
     assert result.exit_code == 2
     assert "1. service" in result.stderr.lower()
+    result = invoke("service", "-s", "api#1", "-c", "app/missing.py")
+    assert result.exit_code == 2
+    assert "app/missing.py" in result.stderr
+    assert ledger_rows(route_home) == []  # no run started: nothing to record
 
 
 def test_print_prompt_calls_nothing(project: Path, route_home: Path) -> None:

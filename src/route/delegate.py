@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from route.config import Config
-    from route.pipeline import GenOptions, RunEvents
+    from route.pipeline import GenOptions, Prepared, RunEvents
     from route.values import RunResult
 
 
@@ -19,13 +19,16 @@ def delegate(
     events: RunEvents | None = None,
     include_code: bool = False,
     batch_id: str | None = None,
+    prepared: Prepared | None = None,
 ) -> tuple[RunResult, dict[str, Any]]:
     """Run ``options`` against the configured backend and return the final result (with its
-    cost and ledger note) and the compact report dictionary (``--json``'s shape)."""
+    cost and ledger note) and the compact report dictionary (``--json``'s shape). ``prepared``
+    is the run's resolved prompt when the caller built it first (to refuse bad input before a
+    run, and its ledger row, exist)."""
     from route.connect import backend_for
     from route.pipeline import run_generation
 
-    result = run_generation(options, lambda: backend_for(config), events=events)
+    result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
     return finish(
         result, config, command_text=command_text, include_code=include_code, batch_id=batch_id
     )

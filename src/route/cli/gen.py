@@ -219,7 +219,11 @@ def _run(
 
     from route import ui
     from route.delegate import delegate
-    from route.pipeline import RunEvents, SilentEvents
+    from route.pipeline import RunEvents, SilentEvents, prepare
+
+    # An unknown skill or section or a missing context file is a usage error before the run
+    # starts: no request, and no ledger row for a run that never ran.
+    prepared = prepare(run_options)
 
     text_stream = sys.stderr if json_output else sys.stdout
     live = not quiet and ui.is_terminal(text_stream)
@@ -247,6 +251,7 @@ def _run(
             command_text=shlex.join(["route", *sys.argv[1:]]),
             events=view,
             include_code=include_code,
+            prepared=prepared,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
