@@ -14,15 +14,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from route.errors import ConfigError
 
 PROJECT_FILE = "route.yaml"
 USER_FILE = "config.yaml"
-BACKENDS = ("auto", "ollama", "openai")
 
 Backend = Literal["auto", "ollama", "openai"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
 # A setting's check returns the value to keep, or raises ValueError saying what it must be.
 Check = Callable[[object], Any]
 

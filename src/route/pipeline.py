@@ -96,6 +96,9 @@ class Prepared:
     context: tuple[ContextFile, ...]
     prompt: Prompt
     warnings: tuple[str, ...]
+    # The start of every answer (the first --target's path and fence), sent as a final
+    # assistant message; "" without targets.
+    prefill: str = ""
 
 
 class RunEvents(Protocol):
@@ -150,7 +153,10 @@ def prepare(options: GenOptions) -> Prepared:
     )
     prompt = prompts.build_prompt(options.task, excerpts, context, targets=options.targets)
     warnings = tuple(warning for excerpt in excerpts for warning in excerpt.warnings)
-    return Prepared(excerpts=excerpts, context=context, prompt=prompt, warnings=warnings)
+    prefill = prompts.answer_prefill(options.targets[0]) if options.targets else ""
+    return Prepared(
+        excerpts=excerpts, context=context, prompt=prompt, warnings=warnings, prefill=prefill
+    )
 
 
 @dataclass
@@ -261,7 +267,7 @@ def _attempts(
     )
     last_failure = ""
     previous: ParsedAnswer | None = None
-    prefill = prompts.answer_prefill(options.targets[0]) if options.targets else ""
+    prefill = prepared.prefill
     for number in range(1, options.max_attempts + 1):
         events.attempt_started(number, options.max_attempts)
         request = ChatRequest(

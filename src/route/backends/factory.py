@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 
 from route.backends.ollama import OllamaBackend
 from route.backends.openai import OpenAIBackend
+from route.config import BACKENDS
 from route.errors import BackendUnreachable, ConfigError
 from route.hosts import openai_base_url, redact_url, server_root
 
@@ -22,7 +23,7 @@ if TYPE_CHECKING:
 
     from route.backends.base import Backend
 
-BACKEND_KINDS = ("auto", "ollama", "openai")
+BACKEND_KINDS = BACKENDS  # the values the `backend` setting takes
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_READ_TIMEOUT = 600.0
 

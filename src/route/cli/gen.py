@@ -14,7 +14,7 @@ from route.cli import options
 if TYPE_CHECKING:
     from route.config import Config
     from route.gen_options import RunChoices
-    from route.pipeline import GenOptions
+    from route.pipeline import GenOptions, Prepared
 
 EPILOG = """\
 Examples:
@@ -158,21 +158,28 @@ def gen(
         root=root,
         cwd=cwd,
     )
-    if print_prompt:
-        from route.pipeline import prepare
+    from route.pipeline import prepare
 
-        prepared = prepare(run_options)
+    # An unknown skill or section or a missing context file is a usage error before any run
+    # starts: no request, and no ledger row for a run that never ran.
+    prepared = prepare(run_options)
+    if print_prompt:
         for warning in prepared.warnings:
             ui.print_warning(warning)
         messages: list[tuple[str, str]] = [(m.role, m.content) for m in prepared.prompt.messages]
-        if run_options.targets:  # the start of the answer, sent as a final assistant message
-            from route.prompt import answer_prefill
-
-            messages.append(("assistant (prefill)", answer_prefill(run_options.targets[0])))
+        if prepared.prefill:  # the start of the answer, sent as a final assistant message
+            messages.append(("assistant (prefill)", prepared.prefill))
         ui.print_prompt(messages, prepared.prompt.estimated_tokens)
         return
     options.check_cloud_model(config)
-    _run(run_options, config, quiet=quiet, json_output=json_output, include_code=include_code)
+    _run(
+        run_options,
+        prepared,
+        config,
+        quiet=quiet,
+        json_output=json_output,
+        include_code=include_code,
+    )
 
 
 def _options(
@@ -213,17 +220,19 @@ def _options(
 
 
 def _run(
-    run_options: GenOptions, config: Config, *, quiet: bool, json_output: bool, include_code: bool
+    run_options: GenOptions,
+    prepared: Prepared,
+    config: Config,
+    *,
+    quiet: bool,
+    json_output: bool,
+    include_code: bool,
 ) -> None:
     import signal
 
     from route import ui
     from route.delegate import delegate
-    from route.pipeline import RunEvents, SilentEvents, prepare
-
-    # An unknown skill or section or a missing context file is a usage error before the run
-    # starts: no request, and no ledger row for a run that never ran.
-    prepared = prepare(run_options)
+    from route.pipeline import RunEvents, SilentEvents
 
     text_stream = sys.stderr if json_output else sys.stdout
     live = not quiet and ui.is_terminal(text_stream)

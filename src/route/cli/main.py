@@ -129,7 +129,7 @@ class LazyCommands(MutableMapping[str, Any]):
             return str(self._loaded[name].get_short_help_str(limit))
         if name not in self._table:
             return None
-        return str(_short_help(self._table[name].summary, limit))
+        return _short_help(self._table[name].summary, limit)
 
 
 class RouteGroup(TyperGroup):
