@@ -28,10 +28,10 @@ SLOT_CONTEXT = 4096
 
 def _run_once(model: str, slots: int, sections: str, max_output_tokens: int) -> dict[str, Any]:
     from bench.llama import model_file, runtime_error_types
-    from route.batch import BatchOptions, EndpointSpec, plan_from_skill, run_batch
-    from route.config import Config
-    from route.connect import backend_for
-    from route.pipeline import GenOptions, total_usage
+    from route.backends.configured import backend_for
+    from route.batch.runner import BatchOptions, EndpointSpec, plan_from_skill, run_batch
+    from route.run.pipeline import GenOptions, total_usage
+    from route.settings.config import Config
 
     if str(TOOLS) not in sys.path:
         sys.path.insert(0, str(TOOLS))

@@ -50,7 +50,7 @@ class PromptEconomySettings:
 
 
 def estimate(texts: list[str]) -> int:
-    from route.tokens import estimate_messages_tokens
+    from route.prompting.tokens import estimate_messages_tokens
 
     return estimate_messages_tokens(texts)
 

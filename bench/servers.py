@@ -46,7 +46,7 @@ def answer_tokens(count: int) -> list[str]:
 
 def _prompt_tokens(request: dict[str, Any]) -> int:
     """The prompt size a real server would report, from route's own estimator."""
-    from route.tokens import estimate_messages_tokens
+    from route.prompting.tokens import estimate_messages_tokens
 
     messages = request.get("messages") or []
     return estimate_messages_tokens([str(message.get("content", "")) for message in messages])

@@ -157,8 +157,8 @@ def measure_in_process(settings: StreamingSettings) -> dict[str, dict[int, float
 
     from route.backends.factory import make_client
     from route.backends.ollama import OllamaBackend
-    from route.parse import parse_answer
-    from route.pipeline import SilentEvents
+    from route.prompting.parse import parse_answer
+    from route.run.pipeline import SilentEvents
     from route.ui import LiveView
     from route.values import ChatRequest, Message
 

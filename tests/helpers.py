@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import respx
 
-from route.ledger import RunRecord
-from route.pipeline import GenOptions
+from route.accounting.ledger import RunRecord
+from route.run.pipeline import GenOptions
+from route.safety.verify import VerifySettings
 from route.values import ChatRequest, Message
-from route.verify import VerifySettings
 
 
 class TickingClock:

@@ -27,8 +27,9 @@ Answers and faults share one first-in, first-out queue consumed by the chat endp
 ``default_answer``, or answers HTTP 500 ``{"error": "no answer queued"}`` when ``default_answer``
 is None. Text is streamed in pieces of ``chunk_size`` characters; one piece counts as one token
 for ``num_predict`` / ``max_tokens`` (a longer answer is cut there with ``done_reason``
-"length"). Unless given, the prompt token count is ``route.tokens.estimate_messages_tokens`` of
-the request's messages, and the output count is the number of pieces sent.
+"length"). Unless given, the prompt token count is
+``route.prompting.tokens.estimate_messages_tokens`` of the request's messages,
+and the output count is the number of pieces sent.
 
 A chat request for a model not in ``models`` (when ``models`` is given) answers 404 without
 consuming the queue, as does ``/api/show``. For connection-refused tests use ``free_port()``: an
@@ -51,7 +52,7 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 
-from route.tokens import estimate_messages_tokens
+from route.prompting.tokens import estimate_messages_tokens
 
 Mode = Literal["ollama", "openai"]
 Api = Literal["ollama", "openai"]

@@ -198,9 +198,9 @@ def test_a_plain_http_client_still_talks_http() -> None:
 def test_the_configured_urls_decide_whether_the_client_loads_tls(
     base_url: str, tls: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from route import connect
+    from route.backends import configured as connect
     from route.backends import factory
-    from route.config import Config
+    from route.settings.config import Config
 
     made: list[bool] = []
 

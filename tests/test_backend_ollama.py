@@ -20,7 +20,7 @@ from route.errors import (
     ModelNotFound,
     PromptTooLong,
 )
-from route.tokens import estimate_messages_tokens
+from route.prompting.tokens import estimate_messages_tokens
 from route.values import ChatRequest
 from tests.helpers import TickingClock, chat_request, mock_client
 from tests.servers import FakeModelServer

@@ -1,4 +1,4 @@
-"""route.batch: plan validation, dependency order, real concurrency on a loopback server,
+"""route.batch.runner: plan validation, dependency order, real concurrency on a loopback server,
 failover, write conflicts, and verify failures routed back to the task that caused them."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from route.backends.base import Backend, TextSink
-from route.batch import (
+from route.batch.runner import (
     BatchOptions,
     EndpointSpec,
     Plan,
@@ -23,9 +23,9 @@ from route.batch import (
     plan_from_skill,
     run_batch,
 )
-from route.config import Config, Endpoint
 from route.errors import SectionNotFound, UsageError
-from route.pipeline import GenOptions
+from route.run.pipeline import GenOptions
+from route.settings.config import Config, Endpoint
 from route.values import ChatRequest, Completion, Usage
 from tests.helpers import project_options, skill_project
 from tests.servers import FakeModelServer, free_port

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from route.catalog import (
+from route.errors import ConfigError
+from route.local_models.catalog import (
     Bandwidth,
     PlanSettings,
     classify_fit,
@@ -23,8 +24,7 @@ from route.catalog import (
     usable_gpu_bytes,
     usable_ram_bytes,
 )
-from route.errors import ConfigError
-from route.hardware import GIB, Gpu, Hardware
+from route.local_models.hardware import GIB, Gpu, Hardware
 
 GB = 10**9
 

@@ -13,9 +13,9 @@ import typer
 from typer.testing import CliRunner
 
 from route import ui
+from route.accounting.ledger import Ledger
 from route.cli import batch
 from route.cli.main import RouteGroup
-from route.ledger import Ledger
 from tests.servers import FakeModelServer
 
 SKILL = """# Scaffold

@@ -14,9 +14,9 @@ import pytest
 import typer
 from typer.testing import CliRunner, Result
 
+from route.accounting.ledger import Ledger, RunRecord
 from route.cli import cost
 from route.errors import EXIT_USAGE, LedgerError, UnknownCloudModel, UsageError
-from route.ledger import Ledger, RunRecord
 from tests.helpers import run_record
 
 root = typer.Typer()

@@ -10,8 +10,8 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from route.accounting.ledger import Ledger
 from route.cli.main import app
-from route.ledger import Ledger
 from tests.servers import FakeModelServer, free_port
 
 SKILL = """# API

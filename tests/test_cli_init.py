@@ -13,9 +13,9 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
+from route.claude_code.project_setup import SHIPPED_SKILLS
 from route.cli import init, mcp
 from route.cli.main import RouteGroup
-from route.init import SHIPPED_SKILLS
 from tests.servers import free_port
 
 ROUTING = ".claude/skills/model-routing/SKILL.md"

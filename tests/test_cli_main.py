@@ -115,7 +115,7 @@ def test_httpx_never_loads_its_command_line_client() -> None:
 
 
 def test_gen_imports_no_pydantic(tmp_path: Path) -> None:
-    """Config validation is route's own (route.config), and typer is kept below 0.29, which
+    """Config validation is route's own (route.settings.config), and typer is kept below 0.29, which
     builds a pydantic TypeAdapter for every option: pydantic costs ~100 ms of every call.
     (The run fails on the closed port after parsing every option and loading the config.)"""
     (tmp_path / "Makefile").write_text("verify:\n\ttrue\n")
@@ -123,5 +123,5 @@ def test_gen_imports_no_pydantic(tmp_path: Path) -> None:
     env = {**os.environ, "ROUTE_HOME": str(tmp_path / "home")}
     arguments = ["gen", "write x.py", "--host", "http://127.0.0.1:9", "--model", "m", "--json"]
     modules = _modules_after(arguments, cwd=tmp_path, env=env)
-    assert "route.config" in modules and "route.cli.gen" in modules
+    assert "route.settings.config" in modules and "route.cli.gen" in modules
     assert [name for name in modules if name.split(".")[0] in ("pydantic", "pydantic_core")] == []

@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from route.cli.main import app
 from route.errors import SectionNotFound, SkillError, SkillNotFound
-from route.skills import resolve_reference, skill_search_dirs
-from route.tokens import estimate_tokens
+from route.prompting.skills import resolve_reference, skill_search_dirs
+from route.prompting.tokens import estimate_tokens
 
 SCAFFOLD = """\
 ---

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from route.config import _CHECKS, Config, Endpoint, find_project_root, load_config
 from route.errors import ConfigError
+from route.settings.config import _CHECKS, Config, Endpoint, find_project_root, load_config
 
 
 def test_defaults_when_nothing_is_configured(tmp_path: Path) -> None:

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from route import costs
+from route.accounting import costs
+from route.accounting.ledger import Ledger, RunRecord
+from route.accounting.pricing import load_prices
 from route.errors import UnknownCloudModel, UsageError
-from route.ledger import Ledger, RunRecord
-from route.pricing import load_prices
 from tests.helpers import run_record
 
 NOW = datetime(2026, 11, 20, 12, 0, tzinfo=UTC).timestamp()

@@ -1,8 +1,9 @@
 """The example project route is demonstrated on: its verify works, and its scaffold skill's
 numbered sections name their files and hold templates that are the real Users code.
 
-The skill is parsed here with small regular expressions on purpose (not with ``route.skills``),
-so these tests check the example itself, whatever the skill reader does.
+The skill is parsed here with small regular expressions on purpose (not with
+``route.prompting.skills``), so these tests check the example itself,
+whatever the skill reader does.
 """
 
 from __future__ import annotations

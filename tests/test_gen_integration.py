@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from route.accounting.ledger import Ledger
 from route.cli.main import app
-from route.ledger import Ledger
 from tests.conftest import EXAMPLE_PROJECT
 from tests.servers import FakeModelServer
 

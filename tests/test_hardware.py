@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from route.errors import UsageError
-from route.hardware import (
+from route.local_models.hardware import (
     GIB,
     MEMINFO_PATH,
     MIB,
@@ -328,7 +328,7 @@ def test_a_real_h100_as_nvidia_smi_printed_it() -> None:
     hardware = linux(nvidia="nvidia-smi-h100-real.txt")
     assert hardware.gpus == (Gpu("nvidia", "NVIDIA H100 80GB HBM3", 81559 * MIB, 0),)
     assert hardware.notes == ()
-    from route.catalog import load_catalog, memory_bandwidth
+    from route.local_models.catalog import load_catalog, memory_bandwidth
 
     bandwidth = memory_bandwidth(hardware, load_catalog(), None)
     assert bandwidth.gpu is not None and bandwidth.gpu > 3000  # the H100 row, not a guess

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from route.backends.hosts import ollama_base_url, openai_base_url, redact_url, server_root
 from route.errors import ConfigError
-from route.hosts import ollama_base_url, openai_base_url, redact_url, server_root
 
 
 @pytest.mark.parametrize(

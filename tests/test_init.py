@@ -10,9 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from route.config import Config
-from route.errors import UsageError
-from route.init import (
+from route.claude_code.project_setup import (
     MCP_ADD_COMMAND,
     MCP_ENTRY,
     SHIPPED_SKILLS,
@@ -25,7 +23,9 @@ from route.init import (
     plan_dict,
     plan_init,
 )
-from route.skills import load_skill
+from route.errors import UsageError
+from route.prompting.skills import load_skill
+from route.settings.config import Config
 from tests.conftest import EXAMPLE_PROJECT, REPOSITORY
 from tests.servers import FakeModelServer, free_port
 

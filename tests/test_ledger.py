@@ -12,8 +12,7 @@ from typing import Any
 import platformdirs
 import pytest
 
-from route.errors import LedgerError, UsageError
-from route.ledger import (
+from route.accounting.ledger import (
     MIGRATIONS,
     Ledger,
     RunRecord,
@@ -23,6 +22,7 @@ from route.ledger import (
     resolve_ledger_path,
     split_skill_refs,
 )
+from route.errors import LedgerError, UsageError
 
 WRITERS = 8
 RECORDS_PER_WRITER = 50

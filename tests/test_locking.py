@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from route.errors import LockHeld
-from route.locking import lock_path, project_lock
+from route.safety.project_lock import lock_path, project_lock
 
 
 def hold(root: str, home: str, ready: object, release: object) -> None:

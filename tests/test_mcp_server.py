@@ -14,11 +14,11 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
+from route.accounting.ledger import Ledger
 from route.cli.mcp import project_root, require_mcp_sdk
 from route.errors import UsageError
-from route.hardware import Gpu, Hardware
-from route.ledger import Ledger
-from route.mcp_server import (
+from route.local_models.hardware import Gpu, Hardware
+from route.mcp.server import (
     GenerateRequest,
     ProgressEvents,
     ServerSettings,

@@ -14,20 +14,20 @@ import httpx
 import pytest
 import respx
 
-from route.errors import (
-    BackendAuthError,
-    BackendBusy,
-    BackendResponseError,
-    BackendUnreachable,
-    ModelNotFound,
-)
-from route.model_ops import (
+from route.backends.ollama_admin import (
     PullProgress,
     check_answer_format,
     check_model,
     list_installed,
     list_loaded,
     pull_model,
+)
+from route.errors import (
+    BackendAuthError,
+    BackendBusy,
+    BackendResponseError,
+    BackendUnreachable,
+    ModelNotFound,
 )
 
 BASE = "http://ollama.test:11434"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from route.parse import complete_answer, parse_answer, path_from_line
+from route.prompting.parse import complete_answer, parse_answer, path_from_line
 from route.values import EditBlock, FileBlock
 
 

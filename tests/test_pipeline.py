@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from route.errors import BackendUnreachable
-from route.pipeline import GenOptions, prepare, run_generation
+from route.run.pipeline import GenOptions, prepare, run_generation
 from tests.fakes import FakeBackend
 from tests.helpers import project_options, skill_project
 

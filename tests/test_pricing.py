@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from route.accounting.pricing import Price, energy_dollars, estimate_cost, load_prices
 from route.errors import EXIT_USAGE, ConfigError, UnknownCloudModel
-from route.pricing import Price, energy_dollars, estimate_cost, load_prices
 
 REFERENCE_MODELS = {
     # model: (input, output, cache_read, tokenizer family) from shared/reference/prices.md

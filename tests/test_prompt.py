@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from route.errors import ContextFileError, UsageError
-from route.prompt import (
+from route.prompting.prompt import (
     MAX_CONTEXT_FILE_BYTES,
     TEMPLATE_VERSION,
     answer_prefill,
@@ -23,8 +23,8 @@ from route.prompt import (
     render_template,
     tail_text,
 )
-from route.skills import resolve_reference
-from route.tokens import estimate_messages_tokens, estimate_tokens
+from route.prompting.skills import resolve_reference
+from route.prompting.tokens import estimate_messages_tokens, estimate_tokens
 from route.values import ContextFile, SkillExcerpt
 
 SKILL = """\

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from route.accounting.ledger import Ledger
 from route.cli.main import app
-from route.ledger import Ledger
 from tests.servers import FakeModelServer
 
 SKILL = "# API\n\n## 1. Service\n\nServices go in `app/<name>_service.py`.\n"

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from route.errors import MalformedSkill, SectionNotFound, SkillError, SkillNotFound
-from route.skills import (
+from route.prompting.skills import (
     PREAMBLE_CAP_CHARS,
     WHOLE_FILE_WARN_CHARS,
     cap_preamble,

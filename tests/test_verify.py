@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from route.verify import VerifySettings, run_verify, sandbox_prefix, scrub_environment
+from route.safety.verify import VerifySettings, run_verify, sandbox_prefix, scrub_environment
 
 
 def settings(command: str, **kwargs: object) -> VerifySettings:

@@ -9,9 +9,8 @@ from pathlib import Path
 import pytest
 
 from route.errors import RouteError, UsageError, WriteConflict, WriteFailed
-from route.parse import parse_answer
-from route.values import EditBlock, FileBlock, FileChange, ParsedAnswer, WritePlan
-from route.writer import (
+from route.prompting.parse import parse_answer
+from route.safety.writer import (
     DEFAULT_PROTECTED,
     apply_plan,
     normalize_path,
@@ -19,6 +18,7 @@ from route.writer import (
     render_diff,
     rollback,
 )
+from route.values import EditBlock, FileBlock, FileChange, ParsedAnswer, WritePlan
 
 
 @pytest.fixture

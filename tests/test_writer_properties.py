@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from route.errors import RouteError
-from route.parse import parse_answer
+from route.prompting.parse import parse_answer
+from route.safety.writer import apply_plan, plan_writes
 from route.values import EditBlock, FileBlock, ParsedAnswer, WritePlan
-from route.writer import apply_plan, plan_writes
 
 MAX_FILE_BYTES = 1000
 PROPERTY_SETTINGS = settings(

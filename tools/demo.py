@@ -116,10 +116,10 @@ def copy_example(example: Path, destination: Path) -> Path:
 
 
 def ollama_url(environ: Mapping[str, str]) -> str:
-    """OLLAMA_HOST as route reads it (route.hosts), or a plain default when route is missing."""
+    """OLLAMA_HOST as route reads it (route.backends.hosts), or a default when route is missing."""
     value = environ.get("OLLAMA_HOST", "")
     try:
-        from route.hosts import ollama_base_url
+        from route.backends.hosts import ollama_base_url
     except ImportError:
         if not value:
             return DEFAULT_OLLAMA
@@ -144,7 +144,7 @@ def ledger_location(environ: Mapping[str, str]) -> str:
     if environ.get("ROUTE_LEDGER"):
         return environ["ROUTE_LEDGER"]
     try:
-        from route.ledger import default_ledger_path
+        from route.accounting.ledger import default_ledger_path
     except ImportError:
         return "route's user data directory (`route cost runs` lists the run)"
     return str(default_ledger_path(environ))

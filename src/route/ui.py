@@ -232,7 +232,7 @@ def _rate(tokens: int, seconds: float) -> float:
 
 
 def render_run_report(report: dict[str, Any], *, plain: bool | None = None) -> None:
-    """The end-of-run report from ``route.report.result_to_dict``: files, verify per attempt,
+    """The end-of-run report from ``route.run.report.result_to_dict``: files, verify per attempt,
     and the cost table. Goes to stderr so stdout stays the model's text (or JSON).
 
     A run that failed before the model answered (server down, bad skill reference) is one
@@ -520,7 +520,7 @@ class BatchView:
 
 
 def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) -> None:
-    """The end-of-batch report from ``route.batch_report.batch_to_dict``: one line per task, the
+    """The end-of-batch report from ``route.batch.result.batch_to_dict``: one line per task, the
     verify rounds, failover, and the combined cost table (on stderr)."""
     lines = [f"route batch: {report['status']} — {report['message']}"]
     for task in report["tasks"]:

@@ -168,7 +168,7 @@ def run_gen(project: Path, home: Path, base_url: str, task: str, *arguments: str
 
 
 def ledger_rows(home: Path) -> list[Any]:
-    from route.ledger import Ledger
+    from route.accounting.ledger import Ledger
 
     with Ledger.open(home / "ledger.sqlite3") as ledger:
         rows: list[Any] = ledger.runs(since=None, until=None, project=None, limit=None)

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
+from route.backends.hosts import openai_base_url, redact_url, server_root
 from route.backends.ollama import OllamaBackend
 from route.backends.openai import OpenAIBackend
-from route.config import BACKENDS
 from route.errors import BackendUnreachable, ConfigError
-from route.hosts import openai_base_url, redact_url, server_root
+from route.settings.config import BACKENDS
 
 if TYPE_CHECKING:
     import httpx

@@ -33,9 +33,9 @@ from route.backends.common import (
     transport_error,
     wire_messages,
 )
+from route.backends.hosts import redact_url
 from route.errors import BackendError, BackendResponseError, PromptTooLong
-from route.hosts import redact_url
-from route.tokens import estimate_messages_tokens
+from route.prompting.tokens import estimate_messages_tokens
 from route.values import ChatRequest, Completion, Usage
 
 if TYPE_CHECKING:

@@ -33,14 +33,14 @@ from route.backends.common import (
     transport_error,
     wire_messages,
 )
+from route.backends.hosts import openai_base_url, redact_url, server_root
 from route.errors import (
     BackendBusy,
     BackendError,
     BackendResponseError,
     PromptTooLong,
 )
-from route.hosts import openai_base_url, redact_url, server_root
-from route.tokens import estimate_messages_tokens
+from route.prompting.tokens import estimate_messages_tokens
 from route.values import ChatRequest, Completion, Usage
 
 if TYPE_CHECKING:

@@ -12,10 +12,10 @@ import typer
 from route.cli import options
 
 if TYPE_CHECKING:
-    from route.batch import BatchEvents, BatchOptions, EndpointSpec
-    from route.batch_plan import Plan
-    from route.config import Config
-    from route.gen_options import RunChoices
+    from route.batch.plan import Plan
+    from route.batch.runner import BatchEvents, BatchOptions, EndpointSpec
+    from route.run.options import RunChoices
+    from route.settings.config import Config
 
 EPILOG = """\
 Examples:
@@ -99,7 +99,7 @@ def command(
     Verify runs once at the end; on failure the tasks whose files the output names get a
     repair round.
     """
-    from route.gen_options import RunChoices
+    from route.run.options import RunChoices
 
     overrides = options.config_overrides(
         model=model,
@@ -150,7 +150,7 @@ def _plan(
     config: Config,
     cwd: Path,
 ) -> Plan:
-    from route.batch_plan import check_skills, load_plan, plan_from_skill
+    from route.batch.plan import check_skills, load_plan, plan_from_skill
     from route.errors import UsageError
 
     skills_dir = Path(config.skills_dir) if config.skills_dir else None
@@ -173,7 +173,7 @@ def _endpoints(
 ) -> tuple[EndpointSpec, ...]:
     from dataclasses import replace
 
-    from route.batch import endpoints_from_config
+    from route.batch.runner import endpoints_from_config
 
     if one_server:  # --host / --base-url name one server: the configured endpoints stay out
         config = replace(config, endpoints={}, endpoint=None)
@@ -183,9 +183,9 @@ def _endpoints(
 def _options(
     config: Config, choices: RunChoices, *, root: Path, cwd: Path, verify_each: bool
 ) -> BatchOptions:
-    from route.batch import BatchOptions
-    from route.gen_options import gen_options
-    from route.paths import route_home
+    from route.batch.runner import BatchOptions
+    from route.run.options import gen_options
+    from route.settings.locations import route_home
 
     defaults = gen_options(
         config,
@@ -214,8 +214,8 @@ def _run(
     import signal
 
     from route import ui
-    from route.batch import SilentBatchEvents, run_batch
-    from route.batch_report import finish_batch
+    from route.batch.result import finish_batch
+    from route.batch.runner import SilentBatchEvents, run_batch
 
     view = None
     events: BatchEvents = SilentBatchEvents()

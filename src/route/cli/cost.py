@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from route.config import Config
-    from route.costs import PricedRun
-    from route.ledger import RunRecord
-    from route.pricing import PriceTable
+    from route.accounting.costs import PricedRun
+    from route.accounting.ledger import RunRecord
+    from route.accounting.pricing import PriceTable
+    from route.settings.config import Config
 
 EPILOG = """\
 Examples:
@@ -82,7 +82,8 @@ def summary(
     """Summary for a period (default: the last 30 days). All cloud figures are estimates."""
     if context.invoked_subcommand is not None:
         return
-    from route import costs, ui
+    from route import ui
+    from route.accounting import costs
     from route.errors import UsageError
 
     if json_output and csv_output:
@@ -130,7 +131,8 @@ def runs(
     ledger: LedgerOption = None,
 ) -> None:
     """List recent runs, newest first."""
-    from route import costs, ui
+    from route import ui
+    from route.accounting import costs
 
     config, root = _settings()
     table = _prices(config)
@@ -158,7 +160,8 @@ def show(
     ledger: LedgerOption = None,
 ) -> None:
     """Show one run in full, with its cost."""
-    from route import costs, ui
+    from route import ui
+    from route.accounting import costs
 
     config, root = _settings()
     table = _prices(config)
@@ -173,7 +176,8 @@ def show(
 @app.command("prices")
 def prices(json_output: JsonOption = False) -> None:
     """The prices in force: package date and source, and config overrides."""
-    from route import costs, ui
+    from route import ui
+    from route.accounting import costs
 
     config, _ = _settings()
     table = _prices(config)
@@ -192,20 +196,20 @@ def prices(json_output: JsonOption = False) -> None:
 
 
 def _settings() -> tuple[Config, Path]:
-    from route.config import find_project_root, load_config
+    from route.settings.config import find_project_root, load_config
 
     root = find_project_root(Path.cwd())
     return load_config(root).config, root
 
 
 def _prices(config: Config) -> PriceTable:
-    from route.pricing import load_prices
+    from route.accounting.pricing import load_prices
 
     return load_prices(config.prices)
 
 
 def _ledger_path(flag: Path | None, config: Config, root: Path) -> Path:
-    from route.ledger import resolve_ledger_path
+    from route.accounting.ledger import resolve_ledger_path
 
     return resolve_ledger_path(flag, config.ledger, project_root=root)
 
@@ -213,7 +217,7 @@ def _ledger_path(flag: Path | None, config: Config, root: Path) -> Path:
 def _price(
     records: list[RunRecord], table: PriceTable, config: Config, cloud_model: str | None
 ) -> list[PricedRun]:
-    from route.costs import price_runs
+    from route.accounting.costs import price_runs
 
     return price_runs(
         records,

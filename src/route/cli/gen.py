@@ -12,9 +12,9 @@ import typer
 from route.cli import options
 
 if TYPE_CHECKING:
-    from route.config import Config
-    from route.gen_options import RunChoices
-    from route.pipeline import GenOptions, Prepared
+    from route.run.options import RunChoices
+    from route.run.pipeline import GenOptions, Prepared
+    from route.settings.config import Config
 
 EPILOG = """\
 Examples:
@@ -120,7 +120,7 @@ def gen(
     runs; on failure the model gets the verify output and tries again.
     """
     from route import ui
-    from route.gen_options import RunChoices
+    from route.run.options import RunChoices
 
     overrides = options.config_overrides(
         model=model,
@@ -158,7 +158,7 @@ def gen(
         root=root,
         cwd=cwd,
     )
-    from route.pipeline import prepare
+    from route.run.pipeline import prepare
 
     # An unknown skill or section or a missing context file is a usage error before any run
     # starts: no request, and no ledger row for a run that never ran.
@@ -194,8 +194,8 @@ def _options(
     cwd: Path,
 ) -> GenOptions:
     from route.errors import UsageError
-    from route.gen_options import configured_model, gen_options
-    from route.paths import route_home
+    from route.run.options import configured_model, gen_options
+    from route.settings.locations import route_home
 
     if not task.strip():
         raise UsageError("the task is empty: say what to write, e.g. route gen 'service for X'")
@@ -231,8 +231,8 @@ def _run(
     import signal
 
     from route import ui
-    from route.delegate import delegate
-    from route.pipeline import RunEvents, SilentEvents
+    from route.run.delegate import delegate
+    from route.run.pipeline import RunEvents, SilentEvents
 
     text_stream = sys.stderr if json_output else sys.stdout
     live = not quiet and ui.is_terminal(text_stream)

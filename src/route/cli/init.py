@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 if TYPE_CHECKING:
-    from route.init import Check, FileAction, InitPlan
+    from route.claude_code.project_setup import Check, FileAction, InitPlan
 
 
 def command(
@@ -50,8 +50,8 @@ def command(
     alone, other MCP servers are kept.
     """
     from route import ui
+    from route.claude_code.project_setup import InitOptions, apply_plan, plan_dict, plan_init
     from route.cli.mcp import project_root
-    from route.init import InitOptions, apply_plan, plan_dict, plan_init
 
     root = project_root(project, Path.cwd())
     options = InitOptions(scaffold=scaffold, mcp_json=mcp_json, check_server=check_server)
@@ -66,7 +66,7 @@ def command(
 
 def _print_plan(plan: InitPlan, *, dry_run: bool) -> None:
     from route import ui
-    from route.init import next_steps
+    from route.claude_code.project_setup import next_steps
 
     heading = "route init (dry run: nothing written)" if dry_run else "route init"
     ui.print_text(f"{heading} in {plan.project_root}")
@@ -83,7 +83,7 @@ def _print_plan(plan: InitPlan, *, dry_run: bool) -> None:
 
 
 def _file_line(action: FileAction, *, dry_run: bool) -> str:
-    from route.init import ACTION_LABELS
+    from route.claude_code.project_setup import ACTION_LABELS
 
     label = ACTION_LABELS[action.action]
     if dry_run and action.writes:

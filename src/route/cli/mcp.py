@@ -29,7 +29,7 @@ def command(
     recommend_models, cost_summary. Writes only inside the project root.
     """
     require_mcp_sdk()
-    from route.mcp_server import ServerSettings, serve
+    from route.mcp.server import ServerSettings, serve
 
     serve(ServerSettings(project_root=project_root(project, Path.cwd())))
 
@@ -44,8 +44,8 @@ def require_mcp_sdk(find_spec: Callable[[str], Any] = importlib.util.find_spec) 
 
 def project_root(project: Path | None, cwd: Path) -> Path:
     """``--project`` (which must be a folder), else the root found from ``cwd``."""
-    from route.config import find_project_root
     from route.errors import UsageError
+    from route.settings.config import find_project_root
 
     if project is None:
         return find_project_root(cwd)

@@ -16,9 +16,9 @@ import typer
 if TYPE_CHECKING:
     import httpx
 
-    from route.catalog import Bandwidth, Estimate, Recommendation
-    from route.hardware import Hardware
-    from route.model_ops import CheckResult, PullProgress, PullResult
+    from route.backends.ollama_admin import CheckResult, PullProgress, PullResult
+    from route.local_models.catalog import Bandwidth, Estimate, Recommendation
+    from route.local_models.hardware import Hardware
 
 app = typer.Typer(
     help="Pick a local coding model that fits this machine, pull it, and check it.",
@@ -71,7 +71,7 @@ def hardware_command(
 ) -> None:
     """Show the GPUs and memory route plans with (detected, or set with --vram/--ram/--gpu)."""
     from route import ui
-    from route.catalog import load_catalog, memory_bandwidth
+    from route.local_models.catalog import load_catalog, memory_bandwidth
 
     hardware = _hardware(vram, ram, gpu)
     speeds = memory_bandwidth(hardware, load_catalog(), bandwidth)
@@ -83,7 +83,7 @@ def hardware_command(
 
 def _hardware(vram: str | None, ram: str | None, gpu: str) -> Hardware:
     from route.errors import UsageError
-    from route.hardware import apply_overrides, detect_hardware, parse_memory_size
+    from route.local_models.hardware import apply_overrides, detect_hardware, parse_memory_size
 
     if gpu not in ("auto", "none"):
         raise UsageError(f"--gpu {gpu!r} is not known — use --gpu auto or --gpu none")
@@ -99,7 +99,7 @@ def _hardware(vram: str | None, ram: str | None, gpu: str) -> Hardware:
 
 def _print_hardware(hardware: Hardware, speeds: Bandwidth, *, verbose: bool) -> None:
     from route import ui
-    from route.catalog import usable_gpu_bytes, usable_ram_bytes
+    from route.local_models.catalog import usable_gpu_bytes, usable_ram_bytes
 
     rows: list[tuple[str, str, str, str]] = [
         (
@@ -177,7 +177,7 @@ def recommend_command(
     import os
 
     from route import ui
-    from route.catalog import PlanSettings, load_catalog, recommend
+    from route.local_models.catalog import PlanSettings, load_catalog, recommend
 
     hardware = _hardware(vram, ram, gpu)
     settings = PlanSettings(
@@ -267,8 +267,8 @@ def _pull_top(result: Recommendation, host: str | None) -> PullResult | None:
 def _installed_names(host: str | None) -> tuple[frozenset[str], str | None]:
     """Names from ``/api/tags``, or a reason why they could not be read (recommend works
     without a server)."""
+    from route.backends.ollama_admin import list_installed
     from route.errors import BackendError
-    from route.model_ops import list_installed
 
     try:
         _, models = _ask_server(list_installed, host)
@@ -284,7 +284,7 @@ def _installed_names(host: str | None) -> tuple[frozenset[str], str | None]:
 def list_command(host: HostOption = None, as_json: JsonOption = False) -> None:
     """List installed models (from Ollama's /api/tags): size, parameters, quantization."""
     from route import ui
-    from route.model_ops import list_installed
+    from route.backends.ollama_admin import list_installed
 
     base_url, models = _ask_server(list_installed, host)
     if as_json:
@@ -311,7 +311,7 @@ def list_command(host: HostOption = None, as_json: JsonOption = False) -> None:
 def ps_command(host: HostOption = None, as_json: JsonOption = False) -> None:
     """List loaded models (from /api/ps): GPU share, CPU part, context length, expiry."""
     from route import ui
-    from route.model_ops import list_loaded
+    from route.backends.ollama_admin import list_loaded
 
     base_url, models = _ask_server(list_loaded, host)
     if as_json:
@@ -363,8 +363,8 @@ def pull_command(
 
 def _pull(name: str, host: str | None) -> PullResult:
     from route import ui
+    from route.backends.ollama_admin import pull_model
     from route.errors import Interrupted, ModelNotFound
-    from route.model_ops import pull_model
 
     base_url, api_key = _server(host)
     ui.print_text(f"Pulling {name} from {base_url} ...", err=True)
@@ -432,7 +432,7 @@ def _progress_text(progress: PullProgress) -> str:
 def _similar_tags(name: str) -> str:
     import difflib
 
-    from route.catalog import load_catalog
+    from route.local_models.catalog import load_catalog
 
     tags = [model.tag for model in load_catalog().models]
     close = difflib.get_close_matches(name, tags, n=3, cutoff=0.6)
@@ -452,8 +452,8 @@ def check_command(
     tokens/s, the context the server allocated, GPU placement, and whether the model followed
     route's file format. Exits 1 when it did not."""
     from route import ui
+    from route.backends.ollama_admin import check_model
     from route.errors import EXIT_VERIFY_FAILED
-    from route.model_ops import check_model
 
     base_url, api_key = _server(host)
     ui.print_text(f"Checking {name} on {base_url} ...", err=True)
@@ -509,8 +509,8 @@ def _server(host: str | None) -> tuple[str, str | None]:
     import os
     from pathlib import Path
 
-    from route.config import find_project_root, load_config
-    from route.hosts import ollama_base_url
+    from route.backends.hosts import ollama_base_url
+    from route.settings.config import find_project_root, load_config
 
     if host is None:
         root = find_project_root(Path.cwd())
@@ -536,7 +536,7 @@ def _ask_server(
 
 
 def _hardware_object(hardware: Hardware, speeds: Bandwidth) -> dict[str, Any]:
-    from route.catalog import usable_gpu_bytes, usable_ram_bytes
+    from route.local_models.catalog import usable_gpu_bytes, usable_ram_bytes
 
     return _asdict(hardware) | {
         "gpu_memory_bytes": hardware.gpu_memory_bytes,
@@ -589,7 +589,7 @@ def _asdict(value: Any) -> dict[str, Any]:
 
 
 def _fit_text(estimate: Estimate) -> str:
-    from route.catalog import FIT_LABELS
+    from route.local_models.catalog import FIT_LABELS
 
     if estimate.fit == "partial_offload":
         return f"partial offload ({estimate.gpu_share:.0%} GPU)"

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from route.config import Config
+    from route.settings.config import Config
 
 BackendOption = Annotated[
     str | None, typer.Option(help="auto (default), ollama or openai (OpenAI-compatible).")
@@ -91,8 +91,8 @@ def load_project_config(
     cwd: Path, project: Path | None, overrides: dict[str, Any]
 ) -> tuple[Config, Path]:
     """The config with ``overrides`` applied, and the project root (``--project`` or found)."""
-    from route.config import find_project_root, load_config
     from route.errors import UsageError
+    from route.settings.config import find_project_root, load_config
 
     if project is not None and not project.is_dir():
         raise UsageError(f"--project {project} is not a directory")
@@ -102,6 +102,6 @@ def load_project_config(
 
 def check_cloud_model(config: Config) -> None:
     """Fail before generating when the cloud model has no price (never a silent $0)."""
-    from route.pricing import load_prices
+    from route.accounting.pricing import load_prices
 
     load_prices(config.prices).get(config.cloud_model)

@@ -34,7 +34,8 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print one compact JSON
 @app.command("list")
 def list_skills(skills_dir: SkillsDirOption = None, as_json: JsonOption = False) -> None:
     """List the skills found: name, description, number of sections, file."""
-    from route import skills, ui
+    from route import ui
+    from route.prompting import skills
 
     cwd = Path.cwd()
     dirs = skills.skill_search_dirs(cwd, skills_dir)
@@ -85,8 +86,9 @@ def show_skill(
     The text goes to stdout and the estimate to stderr; with --json, one JSON object per skill
     cited, one per line.
     """
-    from route import skills, ui
-    from route.tokens import estimate_tokens
+    from route import ui
+    from route.prompting import skills
+    from route.prompting.tokens import estimate_tokens
 
     cwd = Path.cwd()
     dirs = skills.skill_search_dirs(cwd, skills_dir)
@@ -120,7 +122,7 @@ def _skill_summary(skill: Skill, cwd: Path) -> dict[str, Any]:
 
 
 def _excerpt_object(excerpt: SkillExcerpt, cwd: Path) -> dict[str, Any]:
-    from route.tokens import estimate_tokens
+    from route.prompting.tokens import estimate_tokens
 
     return {
         "ref": excerpt.ref,

@@ -17,9 +17,9 @@ from datetime import datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any
 
+from route.accounting.ledger import Ledger, RunRecord, split_skill_refs
+from route.accounting.pricing import PriceTable, estimate_cost
 from route.errors import UsageError
-from route.ledger import Ledger, RunRecord, split_skill_refs
-from route.pricing import PriceTable, estimate_cost
 from route.values import CostReport
 
 GROUPINGS = ("day", "week", "month", "model", "skill", "project", "status")

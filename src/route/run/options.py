@@ -12,9 +12,9 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from route.config import Config
-    from route.pipeline import GenOptions
-    from route.verify import VerifySettings
+    from route.run.pipeline import GenOptions
+    from route.safety.verify import VerifySettings
+    from route.settings.config import Config
 
 # How much longer than verify a run waits for another run's project lock.
 LOCK_WAIT_MARGIN_SECONDS = 300
@@ -46,7 +46,7 @@ def configured_model(config: Config) -> str:
 
 def verify_settings(config: Config, choices: RunChoices) -> VerifySettings | None:
     """How verify runs for these choices, or None when it does not run."""
-    from route.verify import VerifySettings
+    from route.safety.verify import VerifySettings
 
     if not choices.verify:
         return None
@@ -77,8 +77,8 @@ def gen_options(
     ``targets`` are the ``--target`` paths as given (relative to ``cwd``); a target no answer
     could write (outside the project, protected) is a ``UsageError``."""
     from route.errors import UsageError
-    from route.paths_policy import DEFAULT_PROTECTED, target_paths
-    from route.pipeline import GenOptions
+    from route.run.pipeline import GenOptions
+    from route.safety.path_rules import DEFAULT_PROTECTED, target_paths
 
     try:
         checked_targets = target_paths(

@@ -152,7 +152,7 @@ def _texts(value: object, where: str, key: str) -> tuple[str, ...]:
 
 
 def _declared(path: str, where: str) -> str:
-    from route.paths_policy import normalize_path
+    from route.safety.path_rules import normalize_path
 
     try:
         return normalize_path(path)
@@ -221,7 +221,7 @@ def dependency_order(plan: Plan) -> tuple[str, ...]:
 
 def check_skills(plan: Plan, *, cwd: Path, skills_dir: Path | None = None) -> None:
     """Resolve every skill reference now, so a typo fails before anything runs."""
-    from route import skills
+    from route.prompting import skills
 
     directories = skills.skill_search_dirs(cwd, skills_dir)
     for spec in plan.tasks:
@@ -242,7 +242,7 @@ def plan_from_skill(
 ) -> Plan:
     """``--skill scaffold --resource Projects``: one task per numbered section, in order
     (``sections`` such as ``1-5`` or ``1,3`` picks some)."""
-    from route import skills
+    from route.prompting import skills
 
     if not resource.strip():
         raise UsageError("--resource is empty: name the resource, e.g. --resource Projects")

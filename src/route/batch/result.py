@@ -16,9 +16,9 @@ from route.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VERIFY_FAIL
 from route.values import Attempt, RunResult, RunStatus, VerifyResult
 
 if TYPE_CHECKING:
-    from route.batch_plan import Plan, TaskSpec
-    from route.config import Config
-    from route.pipeline import GenOptions
+    from route.batch.plan import Plan, TaskSpec
+    from route.run.pipeline import GenOptions
+    from route.settings.config import Config
 
 OK_STATUSES: frozenset[str] = frozenset({"success", "dry_run"})
 
@@ -237,7 +237,7 @@ def finish_batch(
 ) -> tuple[BatchResult, dict[str, Any]]:
     """Price each task, record one ledger row per task (linked by the batch id), and build the
     combined report (``--json``'s shape)."""
-    from route.delegate import finish
+    from route.run.delegate import finish
 
     outcomes: list[TaskOutcome] = []
     reports: list[dict[str, Any]] = []
@@ -272,7 +272,7 @@ def _skipped_dict(outcome: TaskOutcome) -> dict[str, Any]:
 
 def batch_to_dict(result: BatchResult, task_reports: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """The combined report: tasks, verify rounds, endpoints and failover, tokens, cost."""
-    from route.pipeline import total_usage
+    from route.run.pipeline import total_usage
 
     runs = [outcome.result for outcome in result.tasks if outcome.result is not None]
     usages = [total_usage(run) for run in runs]
@@ -306,7 +306,7 @@ def batch_to_dict(result: BatchResult, task_reports: Sequence[dict[str, Any]]) -
 
 
 def _round_dict(verify_round: VerifyRound) -> dict[str, Any]:
-    from route.report import tail_lines
+    from route.run.report import tail_lines
 
     verify = verify_round.verify
     data: dict[str, Any] = {

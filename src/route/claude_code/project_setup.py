@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from route.errors import UsageError
-from route.paths import PACKAGE_DATA
+from route.settings.locations import PACKAGE_DATA
 
 if TYPE_CHECKING:
     import httpx
 
-    from route.config import Config
+    from route.settings.config import Config
 
 SHIPPED_SKILLS = PACKAGE_DATA / "skills"
 MODEL_ROUTING = "model-routing"
@@ -132,8 +132,8 @@ def plan_init(
 
 
 def _config(root: Path) -> tuple[Config, Check | None]:
-    from route.config import Config, load_config
     from route.errors import ConfigError
+    from route.settings.config import Config, load_config
 
     try:
         return load_config(root).config, None
@@ -225,7 +225,7 @@ def plan_scaffold(root: Path, wanted: bool, shipped: Path = SHIPPED_SKILLS) -> F
 
 def existing_scaffold(root: Path) -> str | None:
     """Where the project already keeps a skill named scaffold, if it does."""
-    from route.skills import discover_skills
+    from route.prompting.skills import discover_skills
 
     folders = [root / ".skills", root / ".claude" / "skills"]
     for skill in discover_skills([folder for folder in folders if folder.is_dir()]):
@@ -324,8 +324,8 @@ def _server_check(config: Config, client: httpx.Client | None) -> Check:
 
 def check_model_server(config: Config, client: httpx.Client) -> Check:
     """Whether the configured model server answers and has the configured model."""
+    from route.backends.hosts import ollama_base_url, openai_base_url, redact_url
     from route.errors import RouteError
-    from route.hosts import ollama_base_url, openai_base_url, redact_url
 
     try:
         if config.backend == "openai" or (config.base_url and config.backend != "ollama"):
@@ -342,8 +342,8 @@ def check_model_server(config: Config, client: httpx.Client) -> Check:
 def _ollama_check(client: httpx.Client, base_url: str, model: str) -> Check:
     import httpx
 
+    from route.backends.ollama_admin import list_installed
     from route.errors import BackendError
-    from route.model_ops import list_installed
 
     try:
         response = client.get(f"{base_url}/api/version")
@@ -377,7 +377,7 @@ def _openai_check(client: httpx.Client, base_url: str, shown_url: str, model: st
 
 
 def _models_check(name: str, where: str, names: Sequence[str], model: str, fix: str) -> Check:
-    from route.catalog import normalize_tag
+    from route.local_models.catalog import normalize_tag
 
     if not names:
         return Check(name, False, f"{where} has no models — {fix}")

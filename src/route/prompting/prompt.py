@@ -17,9 +17,9 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 
 from route.errors import ContextFileError, UsageError
-from route.paths import PACKAGE_DATA
-from route.skills import merge_excerpts
-from route.tokens import LOCAL_CHARS_PER_TOKEN, estimate_messages_tokens
+from route.prompting.skills import merge_excerpts
+from route.prompting.tokens import LOCAL_CHARS_PER_TOKEN, estimate_messages_tokens
+from route.settings.locations import PACKAGE_DATA
 from route.values import ContextFile, Message, Prompt, SkillExcerpt
 
 TEMPLATE_VERSION = "5"

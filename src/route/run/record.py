@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 from route.values import RunResult
 
 if TYPE_CHECKING:
-    from route.config import Config
-    from route.ledger import RunRecord
+    from route.accounting.ledger import RunRecord
+    from route.settings.config import Config
 
 
 def to_run_record(
@@ -22,9 +22,9 @@ def to_run_record(
     batch_id: str | None = None,
 ) -> RunRecord:
     from route import __version__
-    from route.ledger import RunRecord, join_skill_refs
-    from route.pipeline import total_usage
-    from route.report import final_verify
+    from route.accounting.ledger import RunRecord, join_skill_refs
+    from route.run.pipeline import total_usage
+    from route.run.report import final_verify
 
     usage = total_usage(result)
     verify = final_verify(result)
@@ -67,9 +67,9 @@ def record_run(
 ) -> tuple[RunResult, Path]:
     """Write the ledger row. A broken ledger never takes the run down: the result then carries
     a ``ledger_note`` saying why the row could not be recorded."""
+    from route.accounting.ledger import Ledger, resolve_ledger_path
     from route.errors import RouteError
-    from route.ledger import Ledger, resolve_ledger_path
-    from route.report import summary_characters
+    from route.run.report import summary_characters
 
     path = resolve_ledger_path(None, config.ledger, project_root=result.project_root)
     record = to_run_record(

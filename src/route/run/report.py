@@ -69,7 +69,7 @@ def result_to_dict(
     ledger_path: Path | None = None,
 ) -> dict[str, Any]:
     """The compact result: everything an orchestrator needs, no generated code by default."""
-    from route.pipeline import total_usage
+    from route.run.pipeline import total_usage
 
     usage = total_usage(result)
     verify = final_verify(result)
@@ -155,8 +155,8 @@ def attach_cost(
 ) -> RunResult:
     """The result with its cost report: what the cloud model would have paid without routing,
     against what the hand-off (``command_text`` typed, the summary read) costs it."""
-    from route.pipeline import total_usage
-    from route.pricing import estimate_cost, load_prices
+    from route.accounting.pricing import estimate_cost, load_prices
+    from route.run.pipeline import total_usage
 
     table = load_prices(price_overrides)
     price = table.get(cloud_model)

@@ -348,7 +348,7 @@ def check_model(
     model sits fully on the GPU, and whether the answer followed route's file format.
     """
     from route.backends.ollama import OllamaBackend
-    from route.prompt import build_prompt
+    from route.prompting.prompt import build_prompt
     from route.values import ChatRequest
 
     prompt = build_prompt(CHECK_TASK, (), ())
@@ -401,7 +401,7 @@ def _find_loaded(models: tuple[LoadedModel, ...], name: str) -> LoadedModel | No
 def check_answer_format(text: str) -> tuple[str, ...]:
     """Problems with a check answer, read by route's own parser: it must hold a path line and a
     code block defining ``add(a, b)`` as valid Python (empty when it followed route's format)."""
-    from route.parse import parse_answer
+    from route.prompting.parse import parse_answer
 
     parsed = parse_answer(text)
     files = [(block.path, block.content) for block in parsed.files]

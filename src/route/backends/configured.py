@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from route.backends.base import Backend
-    from route.config import Config
+    from route.settings.config import Config
 
 
 def backend_for(config: Config) -> Backend:
     """Build the configured backend (auto-detection talks to the server)."""
     from route.backends.factory import create_backend, make_client
+    from route.backends.hosts import ollama_base_url, openai_base_url
     from route.errors import ConfigError
-    from route.hosts import ollama_base_url, openai_base_url
 
     kind, url, key_env, context_size = config.backend, None, config.api_key_env, None
     ollama_url_setting = config.host

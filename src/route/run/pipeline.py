@@ -29,6 +29,7 @@ from route.errors import (
     PromptTooLong,
     RouteError,
 )
+from route.safety.verify import VerifySettings
 from route.values import (
     Attempt,
     ChatRequest,
@@ -46,7 +47,6 @@ from route.values import (
     VerifyResult,
     WritePlan,
 )
-from route.verify import VerifySettings
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,8 +141,8 @@ class SilentEvents:
 
 def prepare(options: GenOptions) -> Prepared:
     """Resolve the skill references and context files and build the first prompt."""
-    from route import prompt as prompts
-    from route import skills
+    from route.prompting import prompt as prompts
+    from route.prompting import skills
 
     directories = skills.skill_search_dirs(options.cwd, options.skills_dir)
     excerpts = tuple(
@@ -257,8 +257,8 @@ def _attempts(
     guard: WriteGuard | None = None,
 ) -> tuple[RunStatus, int, str]:
     """The attempt loop: generate, write, verify, and repair until verify passes."""
-    from route import prompt as prompts
-    from route.parse import complete_answer, parse_answer
+    from route.prompting import prompt as prompts
+    from route.prompting.parse import complete_answer, parse_answer
 
     messages = prepared.prompt.messages
     # A file the answer may replace: a context file, a file the task owns, a declared target.
@@ -339,7 +339,7 @@ def _same_answer(answer: ParsedAnswer, previous: ParsedAnswer) -> bool:
 
 
 def _plan(options: GenOptions, parsed: ParsedAnswer, modifiable: frozenset[str]) -> WritePlan:
-    from route.writer import DEFAULT_PROTECTED, plan_writes
+    from route.safety.writer import DEFAULT_PROTECTED, plan_writes
 
     return plan_writes(
         parsed,
@@ -390,7 +390,7 @@ def _write_and_verify(
         return attempt(False, None, None), None
     with _locked(options, events):
         if plan.changes:
-            from route.writer import apply_plan
+            from route.safety.writer import apply_plan
 
             apply_plan(plan, options.project_root)
             state.record_changes(plan.changes)
@@ -437,7 +437,7 @@ def _locked(options: GenOptions, events: RunEvents) -> AbstractContextManager[No
 
     if options.lock_home is None:
         return contextlib.nullcontext()
-    from route.locking import project_lock
+    from route.safety.project_lock import project_lock
 
     return project_lock(
         options.project_root,
@@ -450,7 +450,7 @@ def _locked(options: GenOptions, events: RunEvents) -> AbstractContextManager[No
 def _verify(options: GenOptions, events: RunEvents) -> VerifyResult:
     if options.verify is None:
         return VerifyResult("", True, None, "", 0.0, skipped_reason="--no-verify")
-    from route.verify import run_verify
+    from route.safety.verify import run_verify
 
     events.verify_started(options.verify.command)
     return run_verify(options.project_root, options.verify)
@@ -481,7 +481,7 @@ def _final_failure(state: _RunState, last_failure: str) -> tuple[RunStatus, int,
 
 
 def _roll_back(options: GenOptions, state: _RunState, message: str) -> str:
-    from route.writer import rollback
+    from route.safety.writer import rollback
 
     try:
         rollback(list(state.originals.values()), options.project_root)

@@ -7,7 +7,7 @@ directory, fsync, rename) and puts everything back if any write fails. ``rollbac
 applied plan later (``--rollback``).
 
 Path rules (``normalize_path``, protected patterns, symbolic links) live in
-``route.paths_policy``; every path goes through them before anything is planned.
+``route.safety.path_rules``; every path goes through them before anything is planned.
 
 Content rules: a whole-file block replaces an existing file only when its path is in
 ``modifiable`` (context files, files route wrote earlier in the run) or with ``force``;
@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from route.errors import UsageError, WriteConflict, WriteFailed
-from route.paths_policy import (
+from route.safety.path_rules import (
     DEFAULT_PROTECTED,
     Target,
     clean_entries,

@@ -7,8 +7,8 @@ whose files the failure names → one result``. Every task goes through the same
 a guard turns a write to a file another task (one that may run side by side) writes into a
 refusal. Progress goes to the ``BatchEvents`` given; nothing here prints.
 
-This module is the runner. Plans (loading, validation, order) are in ``route.batch_plan``;
-result values, combining and the report in ``route.batch_report``. Their public names are
+This module is the runner. Plans (loading, validation, order) are in ``route.batch.plan``;
+result values, combining and the report in ``route.batch.result``. Their public names are
 re-exported here.
 """
 
@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Protocol
 
-from route.batch_plan import (
+from route.batch.plan import (
     TASK_KEYS,
     Plan,
     TaskSpec,
@@ -31,7 +31,7 @@ from route.batch_plan import (
     parse_plan,
     plan_from_skill,
 )
-from route.batch_report import (
+from route.batch.result import (
     OK_STATUSES,
     BatchResult,
     EndpointUse,
@@ -64,8 +64,8 @@ from route.values import (
 
 if TYPE_CHECKING:
     from route.backends.base import Backend, TextSink
-    from route.config import Config
-    from route.pipeline import GenOptions, Prepared, WriteGuard
+    from route.run.pipeline import GenOptions, Prepared, WriteGuard
+    from route.settings.config import Config
 
 __all__ = [
     "OK_STATUSES",
@@ -115,7 +115,7 @@ def endpoints_from_config(
 ) -> tuple[EndpointSpec, ...]:
     """``names`` from ``endpoints:`` (every configured one when ``names`` is empty and some
     exist), else the one default server of ``config``."""
-    from route.connect import backend_for
+    from route.backends.configured import backend_for
 
     slots = parallel if parallel is not None else config.parallel
     if slots < 1:
@@ -218,7 +218,7 @@ class _Claims:
         return check
 
     def _explain(self, refusal: Refusal, task_id: str) -> Refusal:
-        from route.paths_policy import normalize_path
+        from route.safety.path_rules import normalize_path
 
         try:
             path = normalize_path(refusal.path)
@@ -508,7 +508,7 @@ class _Batch:
     def _run_task(
         self, task: _Task, endpoint: _Endpoint, backend: Backend
     ) -> tuple[RunResult, bool]:
-        from route.pipeline import prepare, run_generation
+        from route.run.pipeline import prepare, run_generation
 
         task.endpoint = endpoint.spec.name
         options = self._task_options(task, endpoint.spec)
@@ -560,7 +560,7 @@ class _Batch:
         )
 
     def _round_prompt(self, task: _Task) -> Prepared:
-        from route.tokens import estimate_messages_tokens
+        from route.prompting.tokens import estimate_messages_tokens
 
         prepared = task.prepared
         assert prepared is not None
@@ -668,8 +668,8 @@ def _attach_verify(task: _Task, verify: VerifyResult, *, blamed: bool) -> None:
 def _run_verify(batch: _Batch) -> VerifyResult:
     import contextlib
 
-    from route.locking import project_lock
-    from route.verify import run_verify
+    from route.safety.project_lock import project_lock
+    from route.safety.verify import run_verify
 
     defaults = batch.options.defaults
     assert defaults.verify is not None
@@ -687,7 +687,7 @@ def _run_verify(batch: _Batch) -> VerifyResult:
 
 
 def _repair_message(batch: _Batch, verify: VerifyResult, written: Sequence[str]) -> Message:
-    from route.prompt import build_repair_message
+    from route.prompting.prompt import build_repair_message
 
     if verify.timed_out:
         reason = f"verify `{verify.command}` timed out after {verify.duration_seconds:.0f} s"

@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from route.errors import ConfigError
-from route.hardware import Hardware
-from route.paths import PACKAGE_DATA
+from route.local_models.hardware import Hardware
+from route.settings.locations import PACKAGE_DATA
 
 GB = 10**9
 MIB = 1024**2

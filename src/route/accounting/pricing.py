@@ -116,7 +116,7 @@ def load_prices(overrides: Mapping[str, Mapping[str, object]] | None = None) -> 
 @functools.cache
 def _read_package_data() -> dict[str, Any]:
     """The parsed prices.yaml, read once per process (callers only read it)."""
-    from route.paths import PACKAGE_DATA
+    from route.settings.locations import PACKAGE_DATA
     from route.yamlio import load_yaml
 
     text = (PACKAGE_DATA / "prices.yaml").read_text(encoding="utf-8")

@@ -29,7 +29,7 @@ SKILL_REFS_SEPARATOR = ", "
 
 def default_ledger_path(env: Mapping[str, str] | None = None) -> Path:
     """``ledger.sqlite3`` in route's home: ``$ROUTE_HOME`` or the user data directory."""
-    from route.paths import route_home
+    from route.settings.locations import route_home
 
     return route_home(env).expanduser() / LEDGER_FILE
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 # route is installed as files (a wheel, or an editable checkout), so its data is read from beside
 # its modules: `importlib.resources` would cost ~9 ms of imports on every run.
-PACKAGE_DATA = Path(__file__).parent / "data"
+PACKAGE_DATA = Path(__file__).parent.parent / "data"
 
 
 def route_home(env: Mapping[str, str] | None = None) -> Path:

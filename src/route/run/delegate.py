@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from route.config import Config
-    from route.pipeline import GenOptions, Prepared, RunEvents
+    from route.run.pipeline import GenOptions, Prepared, RunEvents
+    from route.settings.config import Config
     from route.values import RunResult
 
 
@@ -25,8 +25,8 @@ def delegate(
     cost and ledger note) and the compact report dictionary (``--json``'s shape). ``prepared``
     is the run's resolved prompt when the caller built it first (to refuse bad input before a
     run, and its ledger row, exist)."""
-    from route.connect import backend_for
-    from route.pipeline import run_generation
+    from route.backends.configured import backend_for
+    from route.run.pipeline import run_generation
 
     result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
     return finish(
@@ -43,8 +43,8 @@ def finish(
     batch_id: str | None = None,
 ) -> tuple[RunResult, dict[str, Any]]:
     """Price a finished run, record its ledger row, and build its report."""
-    from route.ledger_record import record_run
-    from route.report import attach_cost, result_to_dict
+    from route.run.record import record_run
+    from route.run.report import attach_cost, result_to_dict
 
     result = attach_cost(
         result,
@@ -57,7 +57,7 @@ def finish(
     result, ledger_path = record_run(result, config, command_text=command_text, batch_id=batch_id)
     report = result_to_dict(result, include_code=include_code, ledger_path=ledger_path)
     if result.status == "dry_run" and result.attempts:
-        from route.writer import render_diff
+        from route.safety.writer import render_diff
 
         report["diff"] = render_diff(result.attempts[-1].plan)
     return result, report

@@ -32,10 +32,10 @@ from mcp.types import CallToolResult, TextContent
 from route.errors import RouteError, SkillError, UsageError
 
 if TYPE_CHECKING:
-    from route.catalog import Estimate, Recommendation
-    from route.config import Config
-    from route.hardware import Hardware
-    from route.pipeline import GenOptions
+    from route.local_models.catalog import Estimate, Recommendation
+    from route.local_models.hardware import Hardware
+    from route.run.pipeline import GenOptions
+    from route.settings.config import Config
     from route.values import Attempt, Completion
 
 SERVER_NAME = "route"
@@ -64,7 +64,9 @@ class ServerSettings:
     environment, as for ``route gen``."""
 
     project_root: Path
-    detect_hardware: Callable[[], Hardware] | None = None  # None: route.hardware.detect_hardware
+    detect_hardware: Callable[[], Hardware] | None = (
+        None  # None: route.local_models.hardware.detect_hardware
+    )
     clock: Callable[[], float] = time.time
     monotonic: Callable[[], float] = time.monotonic
     progress_interval_seconds: float = PROGRESS_INTERVAL_SECONDS
@@ -311,12 +313,12 @@ def run_generate(
     without writing anything (the model server down, say): the orchestrator reads one line.
     A run that wrote files always ends in a report, whatever its status.
     """
-    from route.config import load_config
-    from route.connect import backend_for
-    from route.delegate import finish
-    from route.paths import route_home
-    from route.pipeline import prepare, run_generation
-    from route.pricing import load_prices
+    from route.accounting.pricing import load_prices
+    from route.backends.configured import backend_for
+    from route.run.delegate import finish
+    from route.run.pipeline import prepare, run_generation
+    from route.settings.config import load_config
+    from route.settings.locations import route_home
 
     root = settings.project_root
     overrides = {"model": request.model, "max_attempts": request.max_attempts}
@@ -364,7 +366,7 @@ def generation_options(
 ) -> GenOptions:
     """The pipeline options for ``request`` in ``root``, as ``route gen`` would build them
     (never --force, never --allow: protected files stay protected)."""
-    from route.gen_options import RunChoices, configured_model, gen_options
+    from route.run.options import RunChoices, configured_model, gen_options
 
     if not request.task.strip():
         raise UsageError("the task is empty: say what to write, e.g. 'service for Projects'")
@@ -389,7 +391,7 @@ def generation_options(
 
 
 def _skill_dirs(root: Path, config: Config) -> tuple[Path, ...]:
-    from route.skills import skill_search_dirs
+    from route.prompting.skills import skill_search_dirs
 
     skills_dir = _skills_dir(root, config)
     return skill_search_dirs(root, skills_dir)
@@ -424,8 +426,8 @@ def check_skill_references(refs: Sequence[str], root: Path, dirs: Sequence[Path]
 
 def skills_listing(settings: ServerSettings) -> dict[str, Any]:
     """Every skill found from the project root: what ``list_skills`` returns."""
-    from route.config import load_config
-    from route.skills import discover_skills_with_problems
+    from route.prompting.skills import discover_skills_with_problems
+    from route.settings.config import load_config
 
     root = settings.project_root
     config = load_config(root).config
@@ -446,9 +448,9 @@ def skills_listing(settings: ServerSettings) -> dict[str, Any]:
 
 def skill_excerpt(settings: ServerSettings, ref: str) -> dict[str, Any]:
     """What ``ref`` sends to the local model: what ``show_skill`` returns."""
-    from route.config import load_config
-    from route.skills import resolve_reference
-    from route.tokens import estimate_tokens
+    from route.prompting.skills import resolve_reference
+    from route.prompting.tokens import estimate_tokens
+    from route.settings.config import load_config
 
     root = settings.project_root
     config = load_config(root).config
@@ -477,8 +479,8 @@ def _display_path(path: Path, root: Path) -> str:
 
 def model_recommendations(settings: ServerSettings, context_tokens: int) -> dict[str, Any]:
     """The catalog's models ranked for this machine: what ``recommend_models`` returns."""
-    from route.catalog import PlanSettings, load_catalog, recommend
-    from route.hardware import detect_hardware
+    from route.local_models.catalog import PlanSettings, load_catalog, recommend
+    from route.local_models.hardware import detect_hardware
 
     if context_tokens < 512:
         raise UsageError(f"context {context_tokens} is too small — plan for at least 512 tokens")
@@ -494,10 +496,10 @@ def model_recommendations(settings: ServerSettings, context_tokens: int) -> dict
 def installed_models(settings: ServerSettings) -> tuple[frozenset[str], str | None]:
     """Model names from the Ollama server's ``/api/tags``, or why they could not be read."""
     from route.backends.factory import make_client
-    from route.config import load_config
+    from route.backends.hosts import ollama_base_url
+    from route.backends.ollama_admin import list_installed
     from route.errors import BackendError
-    from route.hosts import ollama_base_url
-    from route.model_ops import list_installed
+    from route.settings.config import load_config
 
     config = load_config(settings.project_root).config
     base_url = ollama_base_url(config.host)
@@ -566,10 +568,10 @@ def cost_figures(
 ) -> dict[str, Any]:
     """The ledger's totals for a period (this project unless ``all_projects``): what
     ``cost_summary`` returns."""
-    from route import costs
-    from route.config import load_config
-    from route.ledger import resolve_ledger_path
-    from route.pricing import load_prices
+    from route.accounting import costs
+    from route.accounting.ledger import resolve_ledger_path
+    from route.accounting.pricing import load_prices
+    from route.settings.config import load_config
 
     root = settings.project_root
     config = load_config(root).config
