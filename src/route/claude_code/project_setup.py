@@ -133,10 +133,11 @@ def plan_init(
 
 def _config(root: Path) -> tuple[Config, Check | None]:
     from route.errors import ConfigError
-    from route.settings.config import Config, load_config
+    from route.settings.config import Config
+    from route.settings.resolve import resolve_context
 
     try:
-        return load_config(root).config, None
+        return resolve_context(root, root=root).config, None
     except ConfigError as error:
         return Config(), Check("config", False, f"{error} (checks use the defaults)")
 
@@ -324,22 +325,24 @@ def _server_check(config: Config, client: httpx.Client | None) -> Check:
 
 def check_model_server(config: Config, client: httpx.Client) -> Check:
     """Whether the configured model server answers and has the configured model."""
-    from route.backends.hosts import ollama_base_url, openai_base_url, redact_url
+    from route.backends.hosts import redact_url
     from route.errors import RouteError
+    from route.settings.resolve import configured_model, resolve_server
 
+    model = configured_model(config)
     try:
-        if config.backend == "openai" or (config.base_url and config.backend != "ollama"):
-            if not config.base_url:
-                return Check("server", False, "backend is openai but no base_url is set")
-            base_url = openai_base_url(config.base_url)
-            return _openai_check(client, base_url, redact_url(base_url), config.model)
-        base_url = ollama_base_url(config.host)
+        server = resolve_server(config)  # the server `route gen` would talk to
     except RouteError as error:
         return Check("server", False, str(error))
-    return _ollama_check(client, base_url, config.model)
+    if server.kind == "openai" or (server.openai_url is not None and server.kind != "ollama"):
+        if server.openai_url is None:
+            return Check("server", False, "backend is openai but no base_url is set")
+        shown = redact_url(server.openai_url)
+        return _openai_check(client, server.openai_url, shown, model, server.api_key)
+    return _ollama_check(client, server.ollama_url, model, server.api_key)
 
 
-def _ollama_check(client: httpx.Client, base_url: str, model: str) -> Check:
+def _ollama_check(client: httpx.Client, base_url: str, model: str, api_key: str | None) -> Check:
     import httpx
 
     from route.backends.ollama_admin import list_installed
@@ -348,7 +351,7 @@ def _ollama_check(client: httpx.Client, base_url: str, model: str) -> Check:
     try:
         response = client.get(f"{base_url}/api/version")
         version = response.json().get("version", "?") if response.status_code == 200 else None
-        models = list_installed(client, base_url, api_key=os.environ.get("OLLAMA_API_KEY"))
+        models = list_installed(client, base_url, api_key=api_key)
     except (httpx.HTTPError, ValueError, AttributeError, BackendError):
         return Check(
             "ollama",
@@ -360,11 +363,14 @@ def _ollama_check(client: httpx.Client, base_url: str, model: str) -> Check:
     return _models_check("ollama", where, names, model, f"ollama pull {model}")
 
 
-def _openai_check(client: httpx.Client, base_url: str, shown_url: str, model: str) -> Check:
+def _openai_check(
+    client: httpx.Client, base_url: str, shown_url: str, model: str, api_key: str | None
+) -> Check:
     import httpx
 
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     try:
-        response = client.get(f"{base_url}/models")
+        response = client.get(f"{base_url}/models", headers=headers)
         data = response.json()
         names = [str(item.get("id")) for item in data.get("data", []) if isinstance(item, dict)]
     except (httpx.HTTPError, ValueError, AttributeError):

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from route.batch.runner import BatchEvents, BatchOptions, EndpointSpec
     from route.run.options import RunChoices
     from route.settings.config import Config
+    from route.settings.resolve import RunContext
 
 EPILOG = """\
 Examples:
@@ -116,8 +117,9 @@ def command(
         skills_dir=skills_dir,
     )
     cwd = Path.cwd()
-    config, root = options.load_project_config(cwd, project, overrides)
-    the_plan = _plan(plan, skill, resource, sections, config=config, cwd=cwd)
+    resolved = options.load_project_config(cwd, project, overrides)
+    config = resolved.config
+    the_plan = _plan(plan, skill, resource, sections, skills_dir=resolved.skills_dir, cwd=cwd)
     one_server = (host is not None or base_url is not None) and not endpoint
     endpoints = _endpoints(config, tuple(endpoint or ()), parallel, one_server=one_server)
     choices = RunChoices(
@@ -128,7 +130,7 @@ def command(
         force=force,
         dry_run=dry_run,
     )
-    run_options = _options(config, choices, root=root, cwd=cwd, verify_each=verify_each)
+    run_options = _options(resolved, choices, verify_each=verify_each)
     options.check_cloud_model(config)
     _run(
         the_plan,
@@ -147,13 +149,12 @@ def _plan(
     resource: str | None,
     sections: str | None,
     *,
-    config: Config,
+    skills_dir: Path | None,
     cwd: Path,
 ) -> Plan:
     from route.batch.plan import check_skills, load_plan, plan_from_skill
     from route.errors import UsageError
 
-    skills_dir = Path(config.skills_dir) if config.skills_dir else None
     if plan is not None:
         if skill or resource or sections:
             raise UsageError("give a plan file or --skill/--resource, not both")
@@ -180,22 +181,17 @@ def _endpoints(
     return endpoints_from_config(config, names, parallel=parallel)
 
 
-def _options(
-    config: Config, choices: RunChoices, *, root: Path, cwd: Path, verify_each: bool
-) -> BatchOptions:
+def _options(resolved: RunContext, choices: RunChoices, *, verify_each: bool) -> BatchOptions:
     from route.batch.runner import BatchOptions
     from route.run.options import gen_options
     from route.settings.locations import route_home
 
     defaults = gen_options(
-        config,
+        resolved,
         choices,
         task="",
         skill_refs=(),
-        project_root=root,
-        cwd=cwd,
-        model=config.model,
-        skills_dir=Path(config.skills_dir) if config.skills_dir else None,
+        model=resolved.config.model,
         lock_home=route_home(),
     )
     return BatchOptions(defaults=defaults, verify_each=verify_each)

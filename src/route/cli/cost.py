@@ -196,10 +196,11 @@ def prices(json_output: JsonOption = False) -> None:
 
 
 def _settings() -> tuple[Config, Path]:
-    from route.settings.config import find_project_root, load_config
+    """The resolved config (its ``ledger`` made absolute where it was set) and project root."""
+    from route.settings.resolve import resolve_context
 
-    root = find_project_root(Path.cwd())
-    return load_config(root).config, root
+    context = resolve_context(Path.cwd())
+    return context.config, context.project_root
 
 
 def _prices(config: Config) -> PriceTable:
@@ -209,6 +210,7 @@ def _prices(config: Config) -> PriceTable:
 
 
 def _ledger_path(flag: Path | None, config: Config, root: Path) -> Path:
+    """``--ledger`` (relative to the current folder), else the resolved config's ledger."""
     from route.accounting.ledger import resolve_ledger_path
 
     return resolve_ledger_path(flag, config.ledger, project_root=root)

@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from route.run.options import RunChoices
     from route.run.pipeline import GenOptions, Prepared
     from route.settings.config import Config
+    from route.settings.resolve import RunContext
 
 EPILOG = """\
 Examples:
@@ -138,7 +139,8 @@ def gen(
     )
     overrides["endpoint"] = endpoint
     cwd = Path.cwd()
-    config, root = options.load_project_config(cwd, project, overrides)
+    resolved = options.load_project_config(cwd, project, overrides)
+    config = resolved.config
     choices = RunChoices(
         verify=not no_verify,
         keep_env=keep_env,
@@ -149,14 +151,12 @@ def gen(
         rollback=rollback,
     )
     run_options = _options(
-        config,
+        resolved,
         choices,
         task=task,
         skills=tuple(skill or ()),
         context=tuple(context or ()),
         targets=tuple(target or ()),
-        root=root,
-        cwd=cwd,
     )
     from route.run.pipeline import prepare
 
@@ -183,18 +183,16 @@ def gen(
 
 
 def _options(
-    config: Config,
+    run_context: RunContext,
     choices: RunChoices,
     *,
     task: str,
     skills: tuple[str, ...],
     context: tuple[str, ...],
     targets: tuple[str, ...],
-    root: Path,
-    cwd: Path,
 ) -> GenOptions:
     from route.errors import UsageError
-    from route.run.options import configured_model, gen_options
+    from route.run.options import gen_options
     from route.settings.locations import route_home
 
     if not task.strip():
@@ -205,16 +203,12 @@ def _options(
             "and/or --context PATH"
         )
     return gen_options(
-        config,
+        run_context,
         choices,
         task=task,
         skill_refs=skills,
         context_patterns=context,
         targets=targets,
-        project_root=root,
-        cwd=cwd,
-        model=configured_model(config),
-        skills_dir=Path(config.skills_dir) if config.skills_dir else None,
         lock_home=route_home(),
     )
 

@@ -505,18 +505,16 @@ def _context_text(result: CheckResult) -> str:
 
 
 def _server(host: str | None) -> tuple[str, str | None]:
-    """``--host``, else OLLAMA_HOST, else the config's ``host``, else the default address."""
-    import os
+    """``--host``, else the configured Ollama server (a named ``endpoint``, OLLAMA_HOST, the
+    config's ``host``, else the default address) and its API key: ``ollama_server``."""
     from pathlib import Path
 
-    from route.backends.hosts import ollama_base_url
-    from route.settings.config import find_project_root, load_config
+    from route.settings.config import Config
+    from route.settings.resolve import ollama_server, resolve_context
 
-    if host is None:
-        root = find_project_root(Path.cwd())
-        host = load_config(root).config.host
-    base_url = ollama_base_url(host)
-    return base_url, os.environ.get("OLLAMA_API_KEY") or None
+    if host is not None:  # the flag names the server: the config is not read
+        return ollama_server(Config(), host)
+    return ollama_server(resolve_context(Path.cwd()).config)
 
 
 def _client() -> httpx.Client:

@@ -14,6 +14,7 @@ import typer
 
 if TYPE_CHECKING:
     from route.settings.config import Config
+    from route.settings.resolve import RunContext
 
 BackendOption = Annotated[
     str | None, typer.Option(help="auto (default), ollama or openai (OpenAI-compatible).")
@@ -87,17 +88,12 @@ def config_overrides(
     }
 
 
-def load_project_config(
-    cwd: Path, project: Path | None, overrides: dict[str, Any]
-) -> tuple[Config, Path]:
-    """The config with ``overrides`` applied, and the project root (``--project`` or found)."""
-    from route.errors import UsageError
-    from route.settings.config import find_project_root, load_config
+def load_project_config(cwd: Path, project: Path | None, overrides: dict[str, Any]) -> RunContext:
+    """The run context with ``overrides`` applied, in the project root (``--project`` or
+    found from ``cwd``): ``route.settings.resolve.resolve_context``."""
+    from route.settings.resolve import resolve_context
 
-    if project is not None and not project.is_dir():
-        raise UsageError(f"--project {project} is not a directory")
-    root = project.resolve() if project is not None else find_project_root(cwd)
-    return load_config(root, overrides=overrides).config, root
+    return resolve_context(cwd, project=project, flags=overrides)
 
 
 def check_cloud_model(config: Config) -> None:

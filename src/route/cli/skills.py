@@ -38,7 +38,7 @@ def list_skills(skills_dir: SkillsDirOption = None, as_json: JsonOption = False)
     from route.prompting import skills
 
     cwd = Path.cwd()
-    dirs = skills.skill_search_dirs(cwd, skills_dir)
+    dirs = _skill_dirs(cwd, skills_dir)
     found, problems = skills.discover_skills_with_problems(dirs)
     for problem in problems:
         ui.print_warning(f"skipped a skill: {problem}")
@@ -91,7 +91,7 @@ def show_skill(
     from route.prompting.tokens import estimate_tokens
 
     cwd = Path.cwd()
-    dirs = skills.skill_search_dirs(cwd, skills_dir)
+    dirs = _skill_dirs(cwd, skills_dir)
     excerpts = skills.merge_excerpts([skills.resolve_reference(ref, dirs, cwd) for ref in refs])
     if as_json:
         for excerpt in excerpts:
@@ -110,6 +110,15 @@ def show_skill(
         f"for {', '.join(excerpt.ref for excerpt in excerpts)}",
         err=True,
     )
+
+
+def _skill_dirs(cwd: Path, skills_dir: Path | None) -> tuple[Path, ...]:
+    """The skill folders ``route gen`` searches from ``cwd``: ``--skills-dir``, else the
+    config's ``skills_dir`` (relative to the file that set it), then the usual folders."""
+    from route.settings.resolve import resolve_context
+
+    flag = str(skills_dir) if skills_dir is not None else None
+    return resolve_context(cwd, flags={"skills_dir": flag}).skill_dirs()
 
 
 def _skill_summary(skill: Skill, cwd: Path) -> dict[str, Any]:

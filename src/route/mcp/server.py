@@ -18,7 +18,7 @@ import functools
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from route.local_models.catalog import Estimate, Recommendation
     from route.local_models.hardware import Hardware
     from route.run.pipeline import GenOptions
-    from route.settings.config import Config
+    from route.settings.resolve import RunContext
     from route.values import Attempt, Completion
 
 SERVER_NAME = "route"
@@ -317,14 +317,13 @@ def run_generate(
     from route.backends.configured import backend_for
     from route.run.delegate import finish
     from route.run.pipeline import prepare, run_generation
-    from route.settings.config import load_config
     from route.settings.locations import route_home
 
-    root = settings.project_root
     overrides = {"model": request.model, "max_attempts": request.max_attempts}
-    config = load_config(root, overrides=overrides).config
-    options = generation_options(config, request, root, lock_home=route_home())
-    check_skill_references(options.skill_refs, root, _skill_dirs(root, config))
+    context = _context(settings, overrides)
+    config = context.config
+    options = generation_options(context, request, lock_home=route_home())
+    check_skill_references(options.skill_refs, context.project_root, context.skill_dirs())
     prepared = prepare(options)  # unknown skills, sections, context files: a tool error
     load_prices(config.prices).get(config.cloud_model)  # no silent $0: fail before generating
     result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
@@ -362,11 +361,11 @@ class RunFailed(RouteError):
 
 
 def generation_options(
-    config: Config, request: GenerateRequest, root: Path, *, lock_home: Path | None
+    context: RunContext, request: GenerateRequest, *, lock_home: Path | None
 ) -> GenOptions:
-    """The pipeline options for ``request`` in ``root``, as ``route gen`` would build them
-    (never --force, never --allow: protected files stay protected)."""
-    from route.run.options import RunChoices, configured_model, gen_options
+    """The pipeline options for ``request`` in the context's project, as ``route gen`` would
+    build them (never --force, never --allow: protected files stay protected)."""
+    from route.run.options import RunChoices, gen_options
 
     if not request.task.strip():
         raise UsageError("the task is empty: say what to write, e.g. 'service for Projects'")
@@ -376,32 +375,22 @@ def generation_options(
             "list_skills) and/or context_paths"
         )
     return gen_options(
-        config,
+        context,
         RunChoices(verify=request.verify, dry_run=request.dry_run),
         task=request.task,
         skill_refs=request.skills,
         context_patterns=request.context_paths,
         targets=request.targets,
-        project_root=root,
-        cwd=root,
-        model=configured_model(config),
-        skills_dir=_skills_dir(root, config),
         lock_home=lock_home,
     )
 
 
-def _skill_dirs(root: Path, config: Config) -> tuple[Path, ...]:
-    from route.prompting.skills import skill_search_dirs
+def _context(settings: ServerSettings, flags: Mapping[str, Any] | None = None) -> RunContext:
+    """The resolved settings in the server's project (its root is also the current folder)."""
+    from route.settings.resolve import resolve_context
 
-    skills_dir = _skills_dir(root, config)
-    return skill_search_dirs(root, skills_dir)
-
-
-def _skills_dir(root: Path, config: Config) -> Path | None:
-    if not config.skills_dir:
-        return None
-    path = Path(config.skills_dir).expanduser()
-    return path if path.is_absolute() else root / path
+    root = settings.project_root
+    return resolve_context(root, root=root, flags=flags)
 
 
 def check_skill_references(refs: Sequence[str], root: Path, dirs: Sequence[Path]) -> None:
@@ -427,11 +416,9 @@ def check_skill_references(refs: Sequence[str], root: Path, dirs: Sequence[Path]
 def skills_listing(settings: ServerSettings) -> dict[str, Any]:
     """Every skill found from the project root: what ``list_skills`` returns."""
     from route.prompting.skills import discover_skills_with_problems
-    from route.settings.config import load_config
 
     root = settings.project_root
-    config = load_config(root).config
-    found, problems = discover_skills_with_problems(_skill_dirs(root, config))
+    found, problems = discover_skills_with_problems(_context(settings).skill_dirs())
     return {
         "skills": [
             {
@@ -450,11 +437,9 @@ def skill_excerpt(settings: ServerSettings, ref: str) -> dict[str, Any]:
     """What ``ref`` sends to the local model: what ``show_skill`` returns."""
     from route.prompting.skills import resolve_reference
     from route.prompting.tokens import estimate_tokens
-    from route.settings.config import load_config
 
     root = settings.project_root
-    config = load_config(root).config
-    dirs = _skill_dirs(root, config)
+    dirs = _context(settings).skill_dirs()
     check_skill_references((ref,), root, dirs)
     excerpt = resolve_reference(ref, dirs, root)
     return {
@@ -496,14 +481,11 @@ def model_recommendations(settings: ServerSettings, context_tokens: int) -> dict
 def installed_models(settings: ServerSettings) -> tuple[frozenset[str], str | None]:
     """Model names from the Ollama server's ``/api/tags``, or why they could not be read."""
     from route.backends.factory import make_client
-    from route.backends.hosts import ollama_base_url
     from route.backends.ollama_admin import list_installed
     from route.errors import BackendError
-    from route.settings.config import load_config
+    from route.settings.resolve import ollama_server
 
-    config = load_config(settings.project_root).config
-    base_url = ollama_base_url(config.host)
-    api_key = os.environ.get("OLLAMA_API_KEY") or None
+    base_url, api_key = ollama_server(_context(settings).config)
     try:
         with make_client(
             connect_timeout=TAGS_TIMEOUT_SECONDS, read_timeout=TAGS_TIMEOUT_SECONDS
@@ -569,19 +551,18 @@ def cost_figures(
     """The ledger's totals for a period (this project unless ``all_projects``): what
     ``cost_summary`` returns."""
     from route.accounting import costs
-    from route.accounting.ledger import resolve_ledger_path
     from route.accounting.pricing import load_prices
-    from route.settings.config import load_config
 
-    root = settings.project_root
-    config = load_config(root).config
+    context = _context(settings)
+    root, config = context.project_root, context.config
     table = load_prices(config.prices)
     period = costs.parse_period(since, None, now=settings.clock())
     if by is not None and by not in costs.GROUPINGS:
         raise UsageError(f"cannot group by {by!r} — use one of {', '.join(costs.GROUPINGS)}")
     project = None if all_projects else str(root)
-    ledger_path = resolve_ledger_path(None, config.ledger, project_root=root)
-    records = costs.read_runs(ledger_path, since=period.since, until=period.until, project=project)
+    records = costs.read_runs(
+        context.ledger_path, since=period.since, until=period.until, project=project
+    )
     priced = costs.price_runs(
         records, table, power_watts=config.power_watts, price_per_kwh=config.price_per_kwh
     )

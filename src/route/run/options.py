@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from route.run.pipeline import GenOptions
     from route.safety.verify import VerifySettings
     from route.settings.config import Config
+    from route.settings.resolve import RunContext
 
 # How much longer than verify a run waits for another run's project lock.
 LOCK_WAIT_MARGIN_SECONDS = 300
@@ -35,15 +36,6 @@ class RunChoices:
     rollback: bool = False
 
 
-def configured_model(config: Config) -> str:
-    """The model of the named endpoint unless a model was set explicitly."""
-    if config.endpoint and config.endpoint in config.endpoints:
-        named = config.endpoints[config.endpoint].model
-        if named and "model" not in config.given:
-            return named
-    return config.model
-
-
 def verify_settings(config: Config, choices: RunChoices) -> VerifySettings | None:
     """How verify runs for these choices, or None when it does not run."""
     from route.safety.verify import VerifySettings
@@ -60,32 +52,32 @@ def verify_settings(config: Config, choices: RunChoices) -> VerifySettings | Non
 
 
 def gen_options(
-    config: Config,
+    context: RunContext,
     choices: RunChoices,
     *,
     task: str,
     skill_refs: tuple[str, ...],
-    project_root: Path,
-    cwd: Path,
-    model: str,
-    skills_dir: Path | None,
     lock_home: Path | None,
     context_patterns: tuple[str, ...] = (),
     targets: tuple[str, ...] = (),
+    model: str | None = None,
 ) -> GenOptions:
-    """The options of one run: the config's settings, the run's choices and its inputs.
-    ``targets`` are the ``--target`` paths as given (relative to ``cwd``); a target no answer
-    could write (outside the project, protected) is a ``UsageError``."""
+    """The options of one run: the resolved settings, the run's choices and its inputs.
+    ``targets`` are the ``--target`` paths as given (relative to the context's ``cwd``); a
+    target no answer could write (outside the project, protected) is a ``UsageError``.
+    ``model`` replaces the context's model (a batch's default is the config's own)."""
     from route.errors import UsageError
     from route.run.pipeline import GenOptions
-    from route.safety.path_rules import DEFAULT_PROTECTED, target_paths
+    from route.safety.path_rules import target_paths
 
+    config = context.config
+    project_root, cwd = context.project_root, context.cwd
     try:
         checked_targets = target_paths(
             targets,
             project_root,
             cwd,
-            protected=(*DEFAULT_PROTECTED, *config.protected),
+            protected=context.protected,
             allow=choices.allow,
         )
     except ValueError as exc:
@@ -96,9 +88,9 @@ def gen_options(
         skill_refs=skill_refs,
         project_root=project_root,
         cwd=cwd,
-        model=model,
+        model=model if model is not None else context.model,
         context_patterns=context_patterns,
-        skills_dir=skills_dir,
+        skills_dir=context.skills_dir,
         max_attempts=config.max_attempts,
         max_output_tokens=config.max_output_tokens,
         temperature=config.temperature,

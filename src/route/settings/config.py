@@ -90,6 +90,8 @@ ENVIRONMENT_KEYS: Mapping[str, str] = {
 class LoadedConfig:
     config: Config
     sources: tuple[str, ...]  # files that contributed, in precedence order (lowest first)
+    # For each setting a file set last, that file's folder: where its relative paths start.
+    bases: Mapping[str, Path] = field(default_factory=dict)
 
 
 def user_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -127,9 +129,10 @@ def load_config(
     merged: dict[str, Any] = {}
     origins: dict[str, str] = {}  # the layer that set each key last: it is the one to fix
     sources: list[str] = []
+    bases: dict[str, Path] = {}
     user_path = user_file if user_file is not None else user_config_path(env)
-    for label, data in (
-        (str(user_path), _read_yaml_file(user_path)),
+    for label, data, base in (
+        (str(user_path), _read_yaml_file(user_path), user_path.parent),
         *_project_layers(project_root),
     ):
         if data is None:
@@ -137,18 +140,21 @@ def load_config(
         _check_keys(data, label)
         merged.update(data)
         origins.update(dict.fromkeys(data, label))
+        bases.update(dict.fromkeys(data, base))
         sources.append(label)
     for variable, key in ENVIRONMENT_KEYS.items():
         value = env.get(variable)
         if value:
             merged[key] = value
             origins[key] = f"${variable}"
+            bases.pop(key, None)
             sources.append(f"${variable}")
     for key, value in (overrides or {}).items():
         if value is not None:
             merged[key] = value
             origins[key] = "the command line"
-    return LoadedConfig(config=validate(merged, origins), sources=tuple(sources))
+            bases.pop(key, None)
+    return LoadedConfig(config=validate(merged, origins), sources=tuple(sources), bases=bases)
 
 
 def validate(merged: Mapping[str, Any], origins: Mapping[str, str] | None = None) -> Config:
@@ -168,8 +174,8 @@ def validate(merged: Mapping[str, Any], origins: Mapping[str, str] | None = None
     return Config(**values, given=frozenset(values))
 
 
-def _project_layers(root: Path) -> list[tuple[str, dict[str, Any] | None]]:
-    layers: list[tuple[str, dict[str, Any] | None]] = []
+def _project_layers(root: Path) -> list[tuple[str, dict[str, Any] | None, Path]]:
+    layers: list[tuple[str, dict[str, Any] | None, Path]] = []
     pyproject = root / "pyproject.toml"
     if pyproject.is_file():
         import tomllib
@@ -182,8 +188,8 @@ def _project_layers(root: Path) -> list[tuple[str, dict[str, Any] | None]]:
         if section is not None:
             if not isinstance(section, dict):
                 raise ConfigError(f"[tool.route] in {pyproject} must be a table")
-            layers.append((f"{pyproject} [tool.route]", section))
-    layers.append((str(root / PROJECT_FILE), _read_yaml_file(root / PROJECT_FILE)))
+            layers.append((f"{pyproject} [tool.route]", section, root))
+    layers.append((str(root / PROJECT_FILE), _read_yaml_file(root / PROJECT_FILE), root))
     return layers
 
 
