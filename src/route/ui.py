@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
+    from route.run.report import RunReport
     from route.values import Attempt, Completion
 
 
@@ -231,55 +232,59 @@ def _rate(tokens: int, seconds: float) -> float:
 # --------------------------------------------------------------------------- route gen: report
 
 
-def render_run_report(report: dict[str, Any], *, plain: bool | None = None) -> None:
-    """The end-of-run report from ``route.run.report.result_to_dict``: files, verify per attempt,
-    and the cost table. Goes to stderr so stdout stays the model's text (or JSON).
+def render_run_report(report: RunReport, *, plain: bool | None = None) -> None:
+    """The end-of-run report (``route.run.report.RunReport``): files, verify per attempt, and
+    the cost table. Goes to stderr so stdout stays the model's text (or JSON).
 
     A run that failed before the model answered (server down, bad skill reference) is one
     error line with what to do, and where its ledger row went: there is nothing to report."""
-    if not report["attempts"] and report["status"] in ("backend_error", "error", "interrupted"):
-        print_error(report["message"])
+    from route.run.pipeline import total_usage
+    from route.run.report import cost_dict, final_verify
+
+    result = report.result
+    if not result.attempts and result.status in ("backend_error", "error", "interrupted"):
+        print_error(result.message)
         _print_ledger_line(report)
         return
-    lines: list[str] = []
-    files = report["files"]
-    for path in files["created"]:
-        lines.append(f"  created  {path}")
-    for path in files["changed"]:
-        lines.append(f"  changed  {path}")
-    for refusal in files["refused"]:
-        lines.append(f"  refused  {refusal['path']} — {refusal['reason']}")
-    for attempt in report["attempts"]:
-        verify = attempt["verify"]
+    lines = [f"route: {result.status} — {result.message}"]
+    lines.extend(f"  created  {path}" for path in result.created)
+    lines.extend(f"  changed  {path}" for path in result.changed)
+    lines.extend(f"  refused  {refusal.path} — {refusal.reason}" for refusal in result.refused)
+    for attempt in result.attempts:
+        verify = attempt.verify
         if verify is None:
-            state = attempt["failure"] or "not verified"
-        elif verify.get("skipped"):
-            state = f"verify skipped ({verify['skipped']})"
+            state = attempt.failure or "not verified"
+        elif verify.skipped_reason:
+            state = f"verify skipped ({verify.skipped_reason})"
         else:
-            state = "verify passed" if verify["passed"] else attempt["failure"] or "verify failed"
-        lines.append(f"  attempt {attempt['number']}: {state}")
-    verify = report["verify"]
-    if verify is not None and not verify["passed"]:
-        lines.extend(_verify_tail(verify))
-    status = report["status"]
-    lines.insert(0, f"route: {status} — {report['message']}")
-    for warning in report["warnings"]:
-        lines.append(f"  warning: {warning}")
+            state = "verify passed" if verify.passed else attempt.failure or "verify failed"
+        lines.append(f"  attempt {attempt.number}: {state}")
+    final = final_verify(result)
+    if final is not None and not final.passed:
+        lines.extend(_verify_tail(final.output_tail))
+    lines.extend(f"  warning: {warning}" for warning in result.warnings)
     print_text("\n".join(lines), err=True)
-    _print_cost_table(report, "cost (cloud figures are estimates)", "command", plain)
+    usage = total_usage(result)
+    figures = {
+        "tokens": {"prompt": usage.prompt_tokens, "output": usage.output_tokens},
+        "duration_seconds": result.duration_seconds,
+        "tokens_per_second": usage.tokens_per_second,
+        "cost": cost_dict(result),
+    }
+    _print_cost_table(figures, "cost (cloud figures are estimates)", "command", plain)
     _print_ledger_line(report)
 
 
-def _print_ledger_line(report: dict[str, Any]) -> None:
-    ledger = report["ledger"]
-    if ledger["path"]:
-        note = "recorded in" if ledger["recorded"] else f"NOT recorded ({ledger['note']}):"
-        print_text(f"  ledger: {note} {ledger['path']} (run {report['run_id'][:8]})", err=True)
+def _print_ledger_line(report: RunReport) -> None:
+    if report.ledger_path is not None:
+        note = report.result.ledger_note
+        recorded = "recorded in" if note is None else f"NOT recorded ({note}):"
+        run = report.result.run_id[:8]
+        print_text(f"  ledger: {recorded} {report.ledger_path} (run {run})", err=True)
 
 
-def _verify_tail(verify: dict[str, Any]) -> list[str]:
+def _verify_tail(tail: str | None) -> list[str]:
     """The last lines of a failed verify's output, indented under a heading (none if empty)."""
-    tail = verify.get("output_tail")
     if not tail:
         return []
     return ["  last verify output:", *(f"    {line}" for line in tail.splitlines()[-15:])]
@@ -545,7 +550,7 @@ def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) ->
         lines.append(f"  verify round {verify['round']}: `{verify['command']}` {verdict}{repair}")
     last = report["verify_rounds"][-1] if report["verify_rounds"] else None
     if last is not None and not last["passed"]:
-        lines.extend(_verify_tail(last))
+        lines.extend(_verify_tail(last.get("output_tail")))
     lines.extend(f"  failover: {note}" for note in report["failover"])
     print_text("\n".join(lines), err=True)
     _print_cost_table(report, "batch cost (cloud figures are estimates)", "plan", plain)

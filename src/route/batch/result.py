@@ -237,7 +237,8 @@ def finish_batch(
 ) -> tuple[BatchResult, dict[str, Any]]:
     """Price each task, record one ledger row per task (linked by the batch id), and build the
     combined report (``--json``'s shape)."""
-    from route.run.delegate import finish
+    from route.run.finish import finish
+    from route.run.report import report_json
 
     outcomes: list[TaskOutcome] = []
     reports: list[dict[str, Any]] = []
@@ -246,15 +247,15 @@ def finish_batch(
             outcomes.append(outcome)
             reports.append(_skipped_dict(outcome))
             continue
-        finished, report = finish(
+        report = finish(
             outcome.result,
             config,
             command_text=f"{command_text} [{outcome.spec.id}: {outcome.spec.task}]",
-            include_code=include_code,
             batch_id=result.batch_id,
         )
-        outcomes.append(replace(outcome, result=finished))
-        reports.append({"id": outcome.spec.id, "endpoint_name": outcome.endpoint, **report})
+        outcomes.append(replace(outcome, result=report.result))
+        task_json = report_json(report, include_code=include_code)
+        reports.append({"id": outcome.spec.id, "endpoint_name": outcome.endpoint, **task_json})
     result = replace(result, tasks=tuple(outcomes))
     return result, batch_to_dict(result, reports)
 
@@ -277,6 +278,7 @@ def batch_to_dict(result: BatchResult, task_reports: Sequence[dict[str, Any]]) -
     runs = [outcome.result for outcome in result.tasks if outcome.result is not None]
     usages = [total_usage(run) for run in runs]
     output_tokens = sum(usage.output_tokens for usage in usages)
+    generation_seconds = sum(usage.generation_seconds for usage in usages)
     return {
         "batch_id": result.batch_id,
         "status": result.status,
@@ -297,9 +299,10 @@ def batch_to_dict(result: BatchResult, task_reports: Sequence[dict[str, Any]]) -
             "output": output_tokens,
         },
         "duration_seconds": round(result.duration_seconds, 2),
-        # Output tokens over wall time: what parallel slots buy.
-        "tokens_per_second": round(output_tokens / result.duration_seconds, 1)
-        if result.duration_seconds > 0
+        # Output tokens over the server's generation time, as the ledger counts them
+        # (`route cost runs`, `route cost summary`): one figure for one speed.
+        "tokens_per_second": round(output_tokens / generation_seconds, 1)
+        if generation_seconds > 0
         else 0.0,
         "cost": combined_cost(runs),
     }

@@ -225,7 +225,7 @@ def _run(
     import signal
 
     from route import ui
-    from route.run.delegate import delegate
+    from route.run.finish import delegate
     from route.run.pipeline import RunEvents, SilentEvents
 
     text_stream = sys.stderr if json_output else sys.stdout
@@ -248,21 +248,22 @@ def _run(
 
     previous = signal.signal(signal.SIGTERM, terminate)
     try:
-        result, report = delegate(
+        report = delegate(
             run_options,
             config,
             command_text=shlex.join(["route", *sys.argv[1:]]),
             events=view,
-            include_code=include_code,
             prepared=prepared,
         )
     finally:
         signal.signal(signal.SIGTERM, previous)
     if json_output:
-        ui.print_json(report)
+        from route.run.report import report_json
+
+        ui.print_json(report_json(report, include_code=include_code))
     else:
-        if "diff" in report:
-            ui.print_text(report["diff"])
+        if report.diff is not None:
+            ui.print_text(report.diff)
         ui.render_run_report(report)
-    if result.exit_code:
-        raise typer.Exit(result.exit_code)
+    if report.result.exit_code:
+        raise typer.Exit(report.result.exit_code)

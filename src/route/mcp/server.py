@@ -315,8 +315,9 @@ def run_generate(
     """
     from route.accounting.pricing import load_prices
     from route.backends.configured import backend_for
-    from route.run.delegate import finish
+    from route.run.finish import finish
     from route.run.pipeline import prepare, run_generation
+    from route.run.report import report_json
     from route.settings.locations import route_home
 
     overrides = {"model": request.model, "max_attempts": request.max_attempts}
@@ -327,14 +328,14 @@ def run_generate(
     prepared = prepare(options)  # unknown skills, sections, context files: a tool error
     load_prices(config.prices).get(config.cloud_model)  # no silent $0: fail before generating
     result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
-    result, report = finish(
-        result, config, command_text=request.command_text(), include_code=request.include_code
-    )
+    report = finish(result, config, command_text=request.command_text())
     if result.status in FAILED_BEFORE_WRITING and not (result.created or result.changed):
         raise RunFailed(result.message, result.exit_code)
-    if not request.include_code:
-        report.pop("diff", None)  # a dry run's diff is code too
-    return slim_report(report)
+    # A dry run's diff is code too: shown only when code is asked for.
+    shown = report_json(
+        report, include_code=request.include_code, include_diff=request.include_code
+    )
+    return slim_report(shown)
 
 
 def slim_report(report: dict[str, Any]) -> dict[str, Any]:

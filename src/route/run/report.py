@@ -1,13 +1,12 @@
-"""A run's result as data: the compact JSON for orchestrators, and the cost figures.
-
-Kept apart from ``ui`` so the same dictionary feeds ``--json``, the MCP tool and the hand-off
-size estimate (the summary the orchestrator reads is part of what routing costs).
+"""A finished run's report: one typed value (``RunReport``) that ``ui`` renders and that
+``report_json`` serializes for ``--json`` and the MCP tool; each shows what it chooses, none
+edits it. The same compact JSON sizes the hand-off (the summary the orchestrator reads is part
+of what routing costs: ``handoff_characters``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,26 @@ from route.values import Attempt, RunResult, VerifyResult
 JSON_TAIL_LINES = 40
 # The cost section adds about this many characters to the summary the orchestrator reads.
 COST_SECTION_CHARACTERS = 220
+
+
+@dataclass(frozen=True, slots=True)
+class RunReport:
+    """A finished run: its priced result, where its ledger row went, and a dry run's diff."""
+
+    result: RunResult
+    ledger_path: Path | None
+    diff: str | None = None  # a dry run's unified diff (code: shown where code is shown)
+
+
+def report_json(
+    report: RunReport, *, include_code: bool = False, include_diff: bool = True
+) -> dict[str, Any]:
+    """The compact JSON of ``report`` (``route gen --json``'s shape): the generated files only
+    with ``include_code``, a dry run's ``diff`` unless ``include_diff`` is False."""
+    data = result_to_dict(report.result, include_code=include_code, ledger_path=report.ledger_path)
+    if include_diff and report.diff is not None:
+        data["diff"] = report.diff
+    return data
 
 
 def tail_lines(text: str, lines: int = JSON_TAIL_LINES) -> str:
@@ -136,41 +155,11 @@ def cost_dict(result: RunResult) -> dict[str, Any] | None:
     }
 
 
-def summary_characters(result: RunResult) -> int:
-    """How many characters the orchestrator reads back for this run (the compact JSON)."""
+def handoff_characters(result: RunResult) -> int:
+    """How many characters the orchestrator reads back for this run: the compact JSON of the
+    unpriced result plus the cost section's usual size. Measured once per run (``finish``), so
+    the price printed and the ledger row's ``handoff_input_characters`` are the same figure."""
     import json
 
     text = json.dumps(result_to_dict(result), separators=(",", ":"), ensure_ascii=False)
     return len(text) + (COST_SECTION_CHARACTERS if result.cost is None else 0)
-
-
-def attach_cost(
-    result: RunResult,
-    *,
-    cloud_model: str,
-    command_text: str,
-    price_overrides: Mapping[str, Mapping[str, object]] | None = None,
-    power_watts: float | None = None,
-    price_per_kwh: float | None = None,
-) -> RunResult:
-    """The result with its cost report: what the cloud model would have paid without routing,
-    against what the hand-off (``command_text`` typed, the summary read) costs it."""
-    from route.accounting.pricing import estimate_cost, load_prices
-    from route.run.pipeline import total_usage
-
-    table = load_prices(price_overrides)
-    price = table.get(cloud_model)
-    usage = total_usage(result)
-    cost = estimate_cost(
-        price=price,
-        prices_date=table.date,
-        prompt_characters=result.prompt_characters,
-        output_characters=result.output_characters,
-        handoff_input_characters=summary_characters(result),
-        handoff_output_characters=len(command_text),
-        succeeded=result.status == "success",
-        generation_seconds=usage.generation_seconds,
-        power_watts=power_watts,
-        price_per_kwh=price_per_kwh,
-    )
-    return replace(result, cost=cost)
