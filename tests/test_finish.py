@@ -21,6 +21,7 @@ from tests.servers import FakeModelServer
 SKILL = "# API\n\n## 1. Service\n\nServices go in `app/<name>_service.py`.\n\n## 2. Model\n\nM.\n"
 ANSWER = 'app/project_service.py\n```python\n"""Projects."""\n```\n'
 PLAN = "- id: one\n  task: service\n  skill: api#1\n- id: two\n  task: model\n  skill: api#2\n"
+VERIFY = ("--verify", f"{sys.executable} -c pass")
 COST_FIELDS = ("cloud_only_dollars", "handoff_dollars", "net_saving_dollars")
 
 
@@ -59,8 +60,7 @@ def test_batch_tokens_per_second_is_the_ledgers(project: Path, route_home: Path)
         server.enqueue('app/two.py\n```python\n"""Two."""\n```\n')
         result = CliRunner().invoke(
             app,
-            ["batch", "plan.yaml", "--host", server.url, "--parallel", "2", "--json"]
-            + ["--verify", f"{sys.executable} -c pass"],
+            ["batch", "plan.yaml", "--host", server.url, "--parallel", "2", "--json", *VERIFY],
         )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
