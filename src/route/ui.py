@@ -283,6 +283,16 @@ def _print_ledger_line(report: RunReport) -> None:
         print_text(f"  ledger: {recorded} {report.ledger_path} (run {run})", err=True)
 
 
+def _round_verdict(verify: dict[str, Any]) -> str:
+    from route.safety.verify_step import verify_verdict
+
+    return verify_verdict(
+        verify["exit_code"],
+        timed_out=bool(verify.get("timed_out")),
+        duration_seconds=verify["duration_seconds"],
+    )
+
+
 def _verify_tail(tail: str | None) -> list[str]:
     """The last lines of a failed verify's output, indented under a heading (none if empty)."""
     if not tail:
@@ -545,7 +555,7 @@ def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) ->
         if verify.get("skipped"):
             lines.append(f"  verify round {verify['round']}: skipped ({verify['skipped']})")
             continue
-        verdict = "passed" if verify["passed"] else f"failed (exit {verify['exit_code']})"
+        verdict = "passed" if verify["passed"] else _round_verdict(verify)
         repair = f"; repair: {', '.join(verify['repair'])}" if verify["repair"] else ""
         lines.append(f"  verify round {verify['round']}: `{verify['command']}` {verdict}{repair}")
     last = report["verify_rounds"][-1] if report["verify_rounds"] else None

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
-from route.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, EXIT_VERIFY_FAILED
+from route.errors import EXIT_INTERRUPTED, EXIT_OK, EXIT_UNSAFE, EXIT_USAGE, EXIT_VERIFY_FAILED
 from route.values import Attempt, RunResult, RunStatus, VerifyResult
 
 if TYPE_CHECKING:
@@ -157,7 +157,7 @@ def task_after_verify(
     if conflicts:
         paths = ", ".join(dict.fromkeys(conflicts))
         message = f"another task of this batch writes {paths}; this task may not write it"
-        return replace(result, status="refused", exit_code=4, message=message)
+        return replace(result, status="refused", exit_code=EXIT_UNSAFE, message=message)
     wrote = bool(result.created or result.changed)
     if not rounds or not wrote or result.status not in ("success", "no_files", "refused"):
         return result
@@ -170,7 +170,9 @@ def task_after_verify(
         message = f"files written; `{verify.command}` passed in batch round {final.number}"
         return replace(result, status="success", exit_code=EXIT_OK, message=message)
     if task_id in final.blamed:
-        failure = f"verify `{verify.command}` failed (exit {verify.exit_code})"
+        from route.safety.verify_step import verify_failure
+
+        failure = verify_failure(verify)
         return replace(
             result,
             status="verify_failed",
@@ -323,6 +325,8 @@ def _round_dict(verify_round: VerifyRound) -> dict[str, Any]:
     }
     if verify.skipped_reason:
         data["skipped"] = verify.skipped_reason
+    if verify.timed_out:
+        data["timed_out"] = True
     if not verify.passed:
         data["output_tail"] = tail_lines(verify.output_tail)
     return data

@@ -658,43 +658,40 @@ def _attach_verify(task: _Task, verify: VerifyResult, *, blamed: bool) -> None:
     last_round = task.rounds[-1]
     if not last_round.attempts:
         return
+    from route.safety.verify_step import verify_failure
+
     failure = None
     if blamed and not verify.passed:
-        failure = f"verify `{verify.command}` failed (exit {verify.exit_code})"
+        failure = verify_failure(verify)
     last = replace(last_round.attempts[-1], verify=verify, failure=failure)
     task.rounds[-1] = replace(last_round, attempts=(*last_round.attempts[:-1], last))
 
 
 def _run_verify(batch: _Batch) -> VerifyResult:
-    import contextlib
-
-    from route.safety.project_lock import project_lock
-    from route.safety.verify import run_verify
+    """The batch's one verify, through the same step as a run's (lock, run, skip)."""
+    from route.safety.verify_step import project_locked, verify_project
 
     defaults = batch.options.defaults
     assert defaults.verify is not None
-    batch.events.notice(f"verifying: {defaults.verify.command}")
-    lock: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
-    if defaults.lock_home is not None:
-        lock = project_lock(
+    with project_locked(
+        defaults.project_root,
+        defaults.lock_home,
+        timeout_seconds=defaults.lock_timeout_seconds,
+        on_wait=batch.events.notice,
+    ):
+        return verify_project(
             defaults.project_root,
-            defaults.lock_home,
-            timeout_seconds=defaults.lock_timeout_seconds,
-            on_wait=batch.events.notice,
+            defaults.verify,
+            on_start=lambda command: batch.events.notice(f"verifying: {command}"),
         )
-    with lock:
-        return run_verify(defaults.project_root, defaults.verify)
 
 
 def _repair_message(batch: _Batch, verify: VerifyResult, written: Sequence[str]) -> Message:
     from route.prompting.prompt import build_repair_message
+    from route.safety.verify_step import verify_failure
 
-    if verify.timed_out:
-        reason = f"verify `{verify.command}` timed out after {verify.duration_seconds:.0f} s"
-    else:
-        reason = f"verify `{verify.command}` failed (exit {verify.exit_code})"
     return build_repair_message(
-        reason=f"{reason} after every task of the batch was written",
+        reason=f"{verify_failure(verify)} after every task of the batch was written",
         verify_command=verify.command,
         verify_output=verify.output_tail,
         written=sorted(written),

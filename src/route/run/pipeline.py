@@ -9,11 +9,9 @@ prints: progress goes to the ``RunEvents`` it is given.
 
 from __future__ import annotations
 
-import contextlib
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -388,16 +386,25 @@ def _write_and_verify(
         return attempt(False, None, failure), failure
     if options.dry_run:
         return attempt(False, None, None), None
-    with _locked(options, events):
+    from route.safety.verify_step import project_locked, verify_failure, verify_project
+
+    with project_locked(
+        options.project_root,
+        options.lock_home,
+        timeout_seconds=options.lock_timeout_seconds,
+        on_wait=events.notice,
+    ):
         if plan.changes:
             from route.safety.writer import apply_plan
 
             apply_plan(plan, options.project_root)
             state.record_changes(plan.changes)
-        verify = _verify(options, events)
+        verify = verify_project(
+            options.project_root, options.verify, on_start=events.verify_started
+        )
     if verify.skipped_reason and options.verify is not None:
         state.warnings.append(f"verify skipped: {verify.skipped_reason}")
-    verdict = None if verify.passed else _verify_failure(verify)
+    verdict = None if verify.passed else verify_failure(verify)
     return attempt(bool(plan.changes), verify, verdict), verdict
 
 
@@ -433,35 +440,6 @@ def _unchanged_failure(parsed: ParsedAnswer) -> str:
     )
 
 
-def _locked(options: GenOptions, events: RunEvents) -> AbstractContextManager[None]:
-
-    if options.lock_home is None:
-        return contextlib.nullcontext()
-    from route.safety.project_lock import project_lock
-
-    return project_lock(
-        options.project_root,
-        options.lock_home,
-        timeout_seconds=options.lock_timeout_seconds,
-        on_wait=events.notice,
-    )
-
-
-def _verify(options: GenOptions, events: RunEvents) -> VerifyResult:
-    if options.verify is None:
-        return VerifyResult("", True, None, "", 0.0, skipped_reason="--no-verify")
-    from route.safety.verify import run_verify
-
-    events.verify_started(options.verify.command)
-    return run_verify(options.project_root, options.verify)
-
-
-def _verify_failure(verify: VerifyResult) -> str:
-    if verify.timed_out:
-        return f"verify `{verify.command}` timed out after {verify.duration_seconds:.0f} s"
-    return f"verify `{verify.command}` failed (exit {verify.exit_code})"
-
-
 def _success_message(attempt: Attempt) -> str:
     verify = attempt.verify
     if verify is None or verify.skipped_reason:
@@ -481,14 +459,12 @@ def _final_failure(state: _RunState, last_failure: str) -> tuple[RunStatus, int,
 
 
 def _roll_back(options: GenOptions, state: _RunState, message: str) -> str:
-    from route.safety.writer import rollback
+    from route.safety.verify_step import restore
 
-    try:
-        rollback(list(state.originals.values()), options.project_root)
-    except (OSError, RouteError) as error:
-        return f"{message}; rollback FAILED: {error}"
-    state.originals.clear()
-    return f"{message}; --rollback restored the previous files"
+    message, restored = restore(tuple(state.originals.values()), options.project_root, message)
+    if restored:
+        state.originals.clear()
+    return message
 
 
 def total_usage(result: RunResult) -> Usage:
