@@ -26,11 +26,15 @@ with ``raise ... from exc``.
     │   ├── BackendAuthError        exit 3  401 / 403
     │   └── BackendResponseError    exit 3  other HTTP errors, mid-stream errors, cut or malformed
     │                                      streams
-    ├── UnsafeOutput                exit 4  every change the model proposed was refused
+    ├── RunFailed                   exit of the run: it failed before writing anything (the
+    │                                      MCP `generate` tool's one-line answer)
     ├── LedgerError                 exit 2  the ledger file is corrupt or unreadable
     └── Interrupted                 exit 130 Ctrl-C / SIGINT / SIGTERM
 
-A failed verify is a *result* (exit 1), not an exception.
+A failed verify is a *result* (exit 1), not an exception; so is output refused as unsafe
+(exit 4, ``EXIT_UNSAFE``: the run's status is "refused").
+
+httpx's transport errors become ``BackendError``s in ``route.backends.transport``.
 """
 
 from __future__ import annotations
@@ -47,7 +51,6 @@ class RouteError(Exception):
     """Base of every error route raises on purpose."""
 
     exit_code: int = EXIT_USAGE
-    status: str = "error"  # the ledger status of a run that ends with this error
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -109,7 +112,6 @@ class BackendError(RouteError):
     """The model server could not do the job."""
 
     exit_code = EXIT_BACKEND
-    status = "backend_error"
 
 
 class BackendUnreachable(BackendError):
@@ -136,11 +138,13 @@ class BackendResponseError(BackendError):
     """The server answered with an error, a cut stream or malformed data."""
 
 
-class UnsafeOutput(RouteError):
-    """The model's answer tried to write only where route does not allow it."""
+class RunFailed(RouteError):
+    """A run ended in an error before writing anything; the message says what to do and the
+    exit code is the run's."""
 
-    exit_code = EXIT_UNSAFE
-    status = "refused"
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class LedgerError(RouteError):
@@ -151,4 +155,3 @@ class Interrupted(RouteError):
     """The run was interrupted by the user."""
 
     exit_code = EXIT_INTERRUPTED
-    status = "interrupted"

@@ -4,7 +4,7 @@ the streamed request with its transport errors translated.
 
 Both backends refuse a prompt that cannot fit before generating (``check_prompt_fits``), stop
 reading a server that ignores the output limit (``output_chunk_cap``), and turn httpx's
-exceptions into ``route.errors`` classes in one place (``stream_response``).
+exceptions into ``route.errors`` classes through ``route.backends.transport``.
 """
 
 from __future__ import annotations
@@ -159,17 +159,6 @@ def cut_stream_error(endpoint: str) -> BackendResponseError:
     )
 
 
-def transport_error(
-    exc: httpx.TransportError, client: httpx.Client, endpoint: str, messages: ServerMessages
-) -> BackendError:
-    """``BackendTimeout`` for read and write timeouts, else ``BackendUnreachable``."""
-    import httpx
-
-    if isinstance(exc, httpx.ReadTimeout | httpx.WriteTimeout):
-        return timeout_error(client, endpoint)
-    return BackendUnreachable(messages.unreachable.format(endpoint=endpoint))
-
-
 def status_error(
     response: httpx.Response, endpoint: str, model: str, messages: ServerMessages
 ) -> BackendError | PromptTooLong:
@@ -206,14 +195,19 @@ def stream_response(
     mid-stream ``BackendResponseError``, any other transport failure ``BackendUnreachable``
     (``messages.unreachable``).
     """
-    import httpx
+    from route.backends.transport import translated_transport_errors
 
-    try:
-        with client.stream("POST", url, json=body, headers=headers) as response:
-            return read(response)
-    except httpx.ReadTimeout as exc:
-        raise timeout_error(client, endpoint) from exc
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise cut_stream_error(endpoint) from exc
-    except httpx.TransportError as exc:
-        raise transport_error(exc, client, endpoint, messages) from exc
+    with (
+        translated_transport_errors(
+            unreachable=lambda: unreachable_error(endpoint, messages),
+            timeout=lambda: timeout_error(client, endpoint),
+            cut=lambda: cut_stream_error(endpoint),
+        ),
+        client.stream("POST", url, json=body, headers=headers) as response,
+    ):
+        return read(response)
+
+
+def unreachable_error(endpoint: str, messages: ServerMessages) -> BackendUnreachable:
+    """The error for a server that does not answer at all."""
+    return BackendUnreachable(messages.unreachable.format(endpoint=endpoint))

@@ -13,6 +13,7 @@ request) lives in ``route.backends.common``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ from route.backends.common import (
     output_chunk_cap,
     status_error,
     stream_response,
-    transport_error,
+    timeout_error,
+    unreachable_error,
     wire_messages,
 )
 from route.backends.hosts import redact_url
@@ -110,14 +112,10 @@ class OllamaBackend:
         return self._context_lengths[model]
 
     def _fetch_context_length(self, model: str) -> int | None:
-        import httpx
-
-        try:
+        with self._translated_errors():
             response = self._client.post(
                 f"{self._base_url}/api/show", json={"model": model}, headers=self._headers
             )
-        except httpx.TransportError as exc:
-            raise self._transport_error(exc) from exc
         if response.status_code >= 400:
             raise self._status_error(response, model)
         try:
@@ -274,8 +272,13 @@ class OllamaBackend:
 
     # ------------------------------------------------------------------ errors
 
-    def _transport_error(self, exc: httpx.TransportError) -> BackendError:
-        return transport_error(exc, self._client, self.endpoint, MESSAGES)
+    def _translated_errors(self) -> contextlib.AbstractContextManager[None]:
+        from route.backends.transport import translated_transport_errors
+
+        return translated_transport_errors(
+            unreachable=lambda: unreachable_error(self.endpoint, MESSAGES),
+            timeout=lambda: timeout_error(self._client, self.endpoint),
+        )
 
     def _status_error(self, response: httpx.Response, model: str) -> BackendError | PromptTooLong:
         return status_error(response, self.endpoint, model, MESSAGES)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from route.backends.transport import translated_transport_errors
 from route.errors import (
     BackendAuthError,
     BackendBusy,
@@ -187,29 +188,27 @@ def pull_model(
     resumes (Ollama keeps the downloaded parts). Ctrl-C propagates as ``KeyboardInterrupt`` after
     the connection is closed.
     """
-    import httpx
-
     tracker = _PullTracker(clock)
     url = f"{base_url.rstrip('/')}/api/pull"
-    try:
-        with client.stream(
+    with (
+        translated_transport_errors(
+            unreachable=lambda: _unreachable(base_url),
+            timeout=lambda: _timeout(base_url),
+            cut=lambda: _pull_cut(name, tracker),
+        ),
+        client.stream(
             "POST", url, json={"model": name, "stream": True}, headers=_headers(api_key)
-        ) as response:
-            if response.status_code >= 400:
-                response.read()
-                raise _pull_status_error(response, base_url, name)
-            for line in response.iter_lines():
-                progress = tracker.update(_pull_line(line, base_url, name))
-                if progress is not None:
-                    on_progress(progress)
-                if tracker.succeeded:
-                    break
-    except httpx.ReadTimeout as exc:
-        raise _timeout(base_url) from exc
-    except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
-        raise _pull_cut(name, tracker) from exc
-    except httpx.TransportError as exc:
-        raise _unreachable(base_url) from exc
+        ) as response,
+    ):
+        if response.status_code >= 400:
+            response.read()
+            raise _pull_status_error(response, base_url, name)
+        for line in response.iter_lines():
+            progress = tracker.update(_pull_line(line, base_url, name))
+            if progress is not None:
+                on_progress(progress)
+            if tracker.succeeded:
+                break
     if not tracker.succeeded:
         raise _pull_cut(name, tracker)
     return PullResult(
@@ -439,14 +438,10 @@ def _headers(api_key: str | None) -> dict[str, str]:
 
 
 def _get_json(client: httpx.Client, base_url: str, path: str, api_key: str | None) -> Any:
-    import httpx
-
-    try:
+    with translated_transport_errors(
+        unreachable=lambda: _unreachable(base_url), timeout=lambda: _timeout(base_url)
+    ):
         response = client.get(f"{base_url.rstrip('/')}{path}", headers=_headers(api_key))
-    except httpx.TimeoutException as exc:
-        raise _timeout(base_url) from exc
-    except httpx.TransportError as exc:
-        raise _unreachable(base_url) from exc
     if response.status_code >= 400:
         raise _status_error(response, base_url, f"GET {path}")
     try:

@@ -13,6 +13,7 @@ llama-server still loading its model) is retried with exponential backoff for up
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,8 @@ from route.backends.common import (
     output_chunk_cap,
     status_error,
     stream_response,
-    transport_error,
+    timeout_error,
+    unreachable_error,
     wire_messages,
 )
 from route.backends.hosts import openai_base_url, redact_url, server_root
@@ -120,14 +122,10 @@ class OpenAIBackend:
 
     def _fetch_props_context(self) -> tuple[int | None, bool]:
         """``(n_ctx or None, whether the answer may be cached)``."""
-        import httpx
-
-        try:
+        with self._translated_errors():
             response = self._client.get(
                 f"{server_root(self._base_url)}/props", headers=self._headers
             )
-        except httpx.TransportError as exc:
-            raise self._transport_error(exc) from exc
         if response.status_code == 503:
             return None, False  # still loading: ask again next time
         if response.status_code >= 400:
@@ -305,8 +303,13 @@ class OpenAIBackend:
 
     # ------------------------------------------------------------------ errors
 
-    def _transport_error(self, exc: httpx.TransportError) -> BackendError:
-        return transport_error(exc, self._client, self.endpoint, MESSAGES)
+    def _translated_errors(self) -> contextlib.AbstractContextManager[None]:
+        from route.backends.transport import translated_transport_errors
+
+        return translated_transport_errors(
+            unreachable=lambda: unreachable_error(self.endpoint, MESSAGES),
+            timeout=lambda: timeout_error(self._client, self.endpoint),
+        )
 
     def _status_error(self, response: httpx.Response, model: str) -> BackendError | PromptTooLong:
         return status_error(response, self.endpoint, model, MESSAGES)

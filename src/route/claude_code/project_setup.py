@@ -13,6 +13,7 @@ route's is left alone too. Checks never fail the command: they say what to do.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -343,16 +344,15 @@ def check_model_server(config: Config, client: httpx.Client) -> Check:
 
 
 def _ollama_check(client: httpx.Client, base_url: str, model: str, api_key: str | None) -> Check:
-    import httpx
-
     from route.backends.ollama_admin import list_installed
     from route.errors import BackendError
 
     try:
-        response = client.get(f"{base_url}/api/version")
+        with _translated(base_url):
+            response = client.get(f"{base_url}/api/version")
         version = response.json().get("version", "?") if response.status_code == 200 else None
         models = list_installed(client, base_url, api_key=api_key)
-    except (httpx.HTTPError, ValueError, AttributeError, BackendError):
+    except (ValueError, AttributeError, BackendError):
         return Check(
             "ollama",
             False,
@@ -366,20 +366,32 @@ def _ollama_check(client: httpx.Client, base_url: str, model: str, api_key: str 
 def _openai_check(
     client: httpx.Client, base_url: str, shown_url: str, model: str, api_key: str | None
 ) -> Check:
-    import httpx
+    from route.errors import BackendError
 
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else None
     try:
-        response = client.get(f"{base_url}/models", headers=headers)
+        with _translated(shown_url):
+            response = client.get(f"{base_url}/models", headers=headers)
         data = response.json()
         names = [str(item.get("id")) for item in data.get("data", []) if isinstance(item, dict)]
-    except (httpx.HTTPError, ValueError, AttributeError):
+    except (ValueError, AttributeError, BackendError):
         return Check(
             "server",
             False,
             f"no OpenAI-compatible server answers at {shown_url} — start it (llama-server, vLLM)",
         )
     return _models_check("server", f"a server at {shown_url}", names, model, "load it there")
+
+
+def _translated(shown_url: str) -> contextlib.AbstractContextManager[None]:
+    """httpx's errors as route's (the check reports them as a failed check, not an error)."""
+    from route.backends.transport import translated_transport_errors
+    from route.errors import BackendTimeout, BackendUnreachable
+
+    return translated_transport_errors(
+        unreachable=lambda: BackendUnreachable(f"nothing answers at {shown_url}"),
+        timeout=lambda: BackendTimeout(f"{shown_url} stopped answering"),
+    )
 
 
 def _models_check(name: str, where: str, names: Sequence[str], model: str, fix: str) -> Check:

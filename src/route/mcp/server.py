@@ -29,7 +29,7 @@ from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 
-from route.errors import RouteError, SkillError, UsageError
+from route.errors import RouteError, RunFailed, SkillError, UsageError
 
 if TYPE_CHECKING:
     from route.local_models.catalog import Estimate, Recommendation
@@ -351,14 +351,6 @@ def slim_report(report: dict[str, Any]) -> dict[str, Any]:
         else:
             attempts.append(attempt)
     return {**report, "attempts": attempts}
-
-
-class RunFailed(RouteError):
-    """A run ended in an error before writing anything; the message says what to do."""
-
-    def __init__(self, message: str, exit_code: int) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
 
 
 def generation_options(
