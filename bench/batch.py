@@ -29,7 +29,8 @@ SLOT_CONTEXT = 4096
 def _run_once(model: str, slots: int, sections: str, max_output_tokens: int) -> dict[str, Any]:
     from bench.llama import model_file, runtime_error_types
     from route.backends.configured import backend_for
-    from route.batch.runner import BatchOptions, EndpointSpec, plan_from_skill, run_batch
+    from route.batch.plan import plan_from_skill
+    from route.batch.runner import BatchOptions, EndpointSpec, run_batch
     from route.run.pipeline import GenOptions, total_usage
     from route.settings.config import Config
 

@@ -9,20 +9,17 @@ from pathlib import Path
 import pytest
 
 from route.backends.base import Backend, TextSink
-from route.batch.runner import (
-    BatchOptions,
-    EndpointSpec,
+from route.batch.plan import (
     Plan,
     TaskSpec,
-    blame,
     check_skills,
     dependency_order,
-    endpoints_from_config,
     load_plan,
     parse_plan,
     plan_from_skill,
-    run_batch,
 )
+from route.batch.result import blame
+from route.batch.runner import BatchOptions, EndpointSpec, endpoints_from_config, run_batch
 from route.errors import SectionNotFound, UsageError
 from route.run.pipeline import GenOptions
 from route.settings.config import Config, Endpoint

@@ -10,14 +10,8 @@ import pytest
 
 from route.errors import RouteError, UsageError, WriteConflict, WriteFailed
 from route.prompting.parse import parse_answer
-from route.safety.writer import (
-    DEFAULT_PROTECTED,
-    apply_plan,
-    normalize_path,
-    plan_writes,
-    render_diff,
-    rollback,
-)
+from route.safety.path_rules import DEFAULT_PROTECTED, normalize_path
+from route.safety.writer import apply_plan, plan_writes, render_diff, rollback
 from route.values import EditBlock, FileBlock, FileChange, ParsedAnswer, WritePlan
 
 

@@ -255,80 +255,131 @@ def _attempts(
     guard: WriteGuard | None = None,
 ) -> tuple[RunStatus, int, str]:
     """The attempt loop: generate, write, verify, and repair until verify passes."""
-    from route.prompting import prompt as prompts
-    from route.prompting.parse import complete_answer, parse_answer
-
     messages = prepared.prompt.messages
-    # A file the answer may replace: a context file, a file the task owns, a declared target.
-    context_paths = frozenset(item.path for item in prepared.context) | frozenset(
-        (*options.modifiable, *options.targets)
-    )
+    replaceable = _replaceable_paths(options, prepared)
     last_failure = ""
     previous: ParsedAnswer | None = None
-    prefill = prepared.prefill
     for number in range(1, options.max_attempts + 1):
         events.attempt_started(number, options.max_attempts)
-        request = ChatRequest(
-            model=options.model,
-            messages=(*messages, Message("assistant", prefill)) if prefill else messages,
-            max_output_tokens=options.max_output_tokens,
-            temperature=options.temperature,
-            seed=options.seed,
-            num_ctx=options.num_ctx,
-            keep_alive=options.keep_alive,
-        )
         # A partial answer (interrupt, cut stream) raises here: nothing of it is written.
         try:
-            completion = backend.chat(request, events.text)
+            completion = _generate(options, messages, prepared.prefill, backend, events)
         except PromptTooLong as error:
             if number == 1:
                 raise
             # The repair conversation outgrew the context: the run ends with what it has.
             last_failure = f"{last_failure}; no room for another repair round ({error})"
             break
-        if prefill:
-            completion = replace(completion, text=complete_answer(prefill, completion.text))
-        state.model = completion.model or state.model
-        state.warnings.extend(completion.warnings)
-        events.generation_finished(completion)
-        parsed = parse_answer(completion.text)
-        plan = _plan(options, parsed, context_paths | state.written_paths)
-        if guard is not None:
-            plan = guard(plan)
-        state.refused.extend(plan.refusals)
-        draft = Attempt(number, completion, parsed, plan, written=False, verify=None)
-        attempt, failure = _write_and_verify(options, plan, draft, state, events)
-        state.attempts.append(attempt)
-        events.attempt_finished(attempt)
+        attempt, failure = _attempt(
+            options, number, completion, replaceable, state=state, events=events, guard=guard
+        )
         if options.dry_run:
             return "dry_run", EXIT_OK, "dry run: nothing was written"
         if failure is None:
             return "success", EXIT_OK, _success_message(attempt)
         last_failure = failure
-        if previous is not None and _same_answer(parsed, previous):
-            # A model that answers a repair request with its last answer, word for word, is
-            # stuck: further rounds repeat it too (seen at any temperature with small models).
-            last_failure = (
-                f"{failure}; stopped after attempt {number}: the model repeated its previous "
-                "answer word for word, so more rounds would not help — fix it by hand or use a "
-                "stronger model"
-            )
+        if previous is not None and _same_answer(attempt.parsed, previous):
+            last_failure = _stuck_failure(failure, number)
             events.notice("the model repeated its previous answer: no further attempts")
             break
-        previous = parsed
+        previous = attempt.parsed
         if number < options.max_attempts:
-            verify = attempt.verify
-            repair = prompts.build_repair_message(
-                reason=failure,
-                verify_command=verify.command if verify is not None else None,
-                verify_output=verify.output_tail
-                if verify is not None and not verify.passed
-                else "",
-                written=sorted(state.written_paths),
-                max_output_tokens=options.verify_output_tokens,
-            )
+            repair = _repair_message(options, attempt, failure, state)
             messages = (*messages, Message("assistant", completion.text), repair)
     return _final_failure(state, last_failure)
+
+
+def _replaceable_paths(options: GenOptions, prepared: Prepared) -> frozenset[str]:
+    """The files a whole-file block may replace besides what the run wrote: the context files,
+    the files the task owns, the declared targets."""
+    return frozenset(item.path for item in prepared.context) | frozenset(
+        (*options.modifiable, *options.targets)
+    )
+
+
+def _chat_request(options: GenOptions, messages: tuple[Message, ...], prefill: str) -> ChatRequest:
+    """One attempt's request: the conversation so far, then the answer's start when set."""
+    return ChatRequest(
+        model=options.model,
+        messages=(*messages, Message("assistant", prefill)) if prefill else messages,
+        max_output_tokens=options.max_output_tokens,
+        temperature=options.temperature,
+        seed=options.seed,
+        num_ctx=options.num_ctx,
+        keep_alive=options.keep_alive,
+    )
+
+
+def _generate(
+    options: GenOptions,
+    messages: tuple[Message, ...],
+    prefill: str,
+    backend: Backend,
+    events: RunEvents,
+) -> Completion:
+    """Stream one answer; with a prefill, the answer's text starts with it."""
+    from route.prompting.parse import complete_answer
+
+    completion = backend.chat(_chat_request(options, messages, prefill), events.text)
+    if prefill:
+        completion = replace(completion, text=complete_answer(prefill, completion.text))
+    return completion
+
+
+def _attempt(
+    options: GenOptions,
+    number: int,
+    completion: Completion,
+    replaceable: frozenset[str],
+    *,
+    state: _RunState,
+    events: RunEvents,
+    guard: WriteGuard | None,
+) -> tuple[Attempt, str | None]:
+    """Parse one answer, plan its writes (through ``guard``), write and verify them, and record
+    the attempt. Returns the attempt and why it failed (or None)."""
+    from route.prompting.parse import parse_answer
+
+    state.model = completion.model or state.model
+    state.warnings.extend(completion.warnings)
+    events.generation_finished(completion)
+    parsed = parse_answer(completion.text)
+    plan = _plan(options, parsed, replaceable | state.written_paths)
+    if guard is not None:
+        plan = guard(plan)
+    state.refused.extend(plan.refusals)
+    draft = Attempt(number, completion, parsed, plan, written=False, verify=None)
+    attempt, failure = _write_and_verify(options, plan, draft, state, events)
+    state.attempts.append(attempt)
+    events.attempt_finished(attempt)
+    return attempt, failure
+
+
+def _stuck_failure(failure: str, number: int) -> str:
+    """Why the run stopped early: a model that answers a repair request with its last answer,
+    word for word, is stuck; further rounds repeat it too (seen at any temperature with small
+    models)."""
+    return (
+        f"{failure}; stopped after attempt {number}: the model repeated its previous "
+        "answer word for word, so more rounds would not help — fix it by hand or use a "
+        "stronger model"
+    )
+
+
+def _repair_message(
+    options: GenOptions, attempt: Attempt, failure: str, state: _RunState
+) -> Message:
+    """The next round's request: why the attempt failed, with the failed verify's output."""
+    from route.prompting.prompt import build_repair_message
+
+    verify = attempt.verify
+    return build_repair_message(
+        reason=failure,
+        verify_command=verify.command if verify is not None else None,
+        verify_output=_failed_output(verify),
+        written=sorted(state.written_paths),
+        max_output_tokens=options.verify_output_tokens,
+    )
 
 
 def _same_answer(answer: ParsedAnswer, previous: ParsedAnswer) -> bool:
@@ -337,7 +388,8 @@ def _same_answer(answer: ParsedAnswer, previous: ParsedAnswer) -> bool:
 
 
 def _plan(options: GenOptions, parsed: ParsedAnswer, modifiable: frozenset[str]) -> WritePlan:
-    from route.safety.writer import DEFAULT_PROTECTED, plan_writes
+    from route.safety.path_rules import DEFAULT_PROTECTED
+    from route.safety.writer import plan_writes
 
     return plan_writes(
         parsed,

@@ -55,16 +55,7 @@ from route.values import (
     WritePlan,
 )
 
-__all__ = [
-    "DEFAULT_PROTECTED",
-    "WriteConflict",
-    "WriteFailed",
-    "apply_plan",
-    "normalize_path",
-    "plan_writes",
-    "render_diff",
-    "rollback",
-]
+__all__ = ["apply_plan", "plan_writes", "render_diff", "rollback"]
 
 _TEMPORARY_PREFIX = ".route-"
 
