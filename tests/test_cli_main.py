@@ -125,3 +125,14 @@ def test_gen_imports_no_pydantic(tmp_path: Path) -> None:
     modules = _modules_after(arguments, cwd=tmp_path, env=env)
     assert "route.settings.config" in modules and "route.cli.gen" in modules
     assert [name for name in modules if name.split(".")[0] in ("pydantic", "pydantic_core")] == []
+
+
+def test_skills_list_loads_no_ledger(tmp_path: Path) -> None:
+    """The run context works out the ledger path only when asked: a command that never records
+    a run does not pay for sqlite3 at start-up (it reads route.yaml, for ``skills_dir``)."""
+    (tmp_path / "Makefile").write_text("verify:\n\ttrue\n")
+    (tmp_path / "route.yaml").write_text("max_attempts: 2\n")
+    env = {**os.environ, "ROUTE_HOME": str(tmp_path / "home")}
+    modules = _modules_after(["skills", "list"], cwd=tmp_path, env=env)
+    assert "route.settings.resolve" in modules and "route.cli.skills" in modules
+    assert [name for name in modules if name.startswith(("sqlite3", "route.accounting"))] == []

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -54,8 +54,19 @@ class RunContext:
     cwd: Path
     sources: tuple[str, ...]  # the config files and variables that contributed
     skills_dir: Path | None
-    ledger_path: Path
     model: str  # the named endpoint's model unless a model was set explicitly
+    env: Mapping[str, str] | None = field(default=None, repr=False)  # None: os.environ
+
+    @property
+    def ledger_path(self) -> Path:
+        """``--ledger`` or the config's ``ledger`` (made absolute where it was set), else the
+        ledger in route's home. Worked out when asked: commands that never touch the ledger
+        (``skills``, ``models``) do not load sqlite3 at start-up."""
+        from route.accounting.ledger import resolve_ledger_path
+
+        return resolve_ledger_path(
+            None, self.config.ledger, project_root=self.project_root, env=self.env
+        )
 
     @property
     def verify_command(self) -> str:
@@ -102,7 +113,6 @@ def resolve_context(
 ) -> RunContext:
     """The run context for a command started in ``cwd``. ``flags`` are config keys the command
     line set (``None``: not given); ``root`` skips the project search (the MCP server's root)."""
-    from route.accounting.ledger import resolve_ledger_path
     from route.settings.config import load_config
 
     environment = os.environ if env is None else env
@@ -125,10 +135,8 @@ def resolve_context(
         cwd=cwd,
         sources=loaded.sources,
         skills_dir=Path(config.skills_dir).expanduser() if config.skills_dir else None,
-        ledger_path=resolve_ledger_path(
-            None, config.ledger, project_root=project_root, env=environment
-        ),
         model=configured_model(config),
+        env=environment,
     )
 
 
