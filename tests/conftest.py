@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 from hypothesis import settings
+
+from tests.postgres_server import PostgresServer, PostgresUnavailable
 
 # CI runs the property tests on a fixed set of examples (no flaky failures on a fresh clone);
 # `make test` on a workstation explores new examples each run.
@@ -31,6 +35,7 @@ ISOLATED_VARIABLES = (
     "ROUTE_CLOUD_MODEL",
     "ROUTE_VERIFY",
     "ROUTE_LEDGER",
+    "ROUTE_LEDGER_URL",
     "ROUTE_DEBUG",
     "ROUTE_FORCE_TERMINAL",
 )
@@ -48,3 +53,34 @@ def route_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.Mon
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 EXAMPLE_PROJECT = REPOSITORY / "examples" / "projects-api"
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the whole session, on a Unix socket in a temporary folder.
+    Where it cannot start: a skip on a workstation, a failure on CI (ROUTE_CI or CI set)."""
+    try:
+        import psycopg  # noqa: F401 - the team extra: make install installs it
+    except ImportError:
+        _postgres_missing("psycopg is not installed — make install (the `team` extra) installs it")
+    try:
+        server = PostgresServer.create()
+        server.start()
+    except PostgresUnavailable as exc:
+        _postgres_missing(str(exc))
+    try:
+        yield server
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database on the session's server."""
+    return postgres_server.create_database()
+
+
+def _postgres_missing(why: str) -> NoReturn:
+    if os.environ.get("ROUTE_CI") or os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is needed on CI for the team-ledger tests: {why}", pytrace=False)
+    pytest.skip(f"no PostgreSQL for the team-ledger tests: {why}")

@@ -5,6 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
+import os
+import pwd
+import shutil
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -151,11 +156,67 @@ def test_bad_since_is_a_usage_error(ledger_runs: list[RunRecord]) -> None:
     assert "--since" in str(result.exception)
 
 
-def test_empty_or_missing_ledger_reports_zero_runs(project: Path, tmp_path: Path) -> None:
-    missing = tmp_path / "nowhere" / "ledger.sqlite3"
-    data = json.loads(invoke("--ledger", str(missing), "--json").stdout)
+def test_a_missing_default_ledger_reports_zero_runs(project: Path, route_home: Path) -> None:
+    data = json.loads(invoke("--json").stdout)
     assert data["total"]["runs"] == 0
+    assert not (route_home / "ledger.sqlite3").exists()
+
+
+def test_a_named_ledger_that_does_not_exist_is_a_usage_error(project: Path, tmp_path: Path) -> None:
+    """Issue 19, item 10: `--ledger /nonexistent/x` showed 0 runs as if all were well."""
+    missing = tmp_path / "nowhere" / "ledger.sqlite3"
+    for arguments in (["--json"], ["runs"], ["show", "abc"], ["forget", "abc"]):
+        result = invoke(*arguments, "--ledger", str(missing))
+        assert isinstance(result.exception, UsageError), arguments
+        assert f"no ledger at {missing}" in str(result.exception)
     assert not missing.exists()
+    assert not missing.parent.exists()
+
+
+def test_a_folder_given_as_the_ledger_says_it_is_a_directory(project: Path, tmp_path: Path) -> None:
+    """Issue 19, item 8: a folder was "cannot be used ... move it aside (mv DIR DIR.broken)"."""
+    result = invoke("--ledger", str(tmp_path))
+    assert isinstance(result.exception, LedgerError)
+    message = str(result.exception)
+    assert "is a directory" in message
+    assert "mv " not in message and "move it aside" not in message
+
+
+def _open_as_unprivileged_user(path: Path, queue: Any) -> None:
+    """In a forked child: drop root (which writes anywhere), then open the ledger."""
+    if os.geteuid() == 0:
+        nobody = pwd.getpwnam("nobody")
+        os.setgid(nobody.pw_gid)
+        os.setuid(nobody.pw_uid)
+    try:
+        Ledger.open(path).close()
+        queue.put("opened")
+    except LedgerError as error:
+        queue.put(str(error))
+
+
+def test_a_read_only_ledger_says_read_only_and_never_move_it(tmp_path: Path) -> None:
+    """Issue 19, item 8: a good ledger on a read-only folder was called unusable, to be moved."""
+    folder = Path(tempfile.mkdtemp(prefix="route-readonly-"))
+    try:
+        path = folder / "ledger.sqlite3"
+        with Ledger.open(path) as ledger:
+            ledger.record(make_record())
+        for file in folder.iterdir():
+            file.chmod(0o444)
+        folder.chmod(0o555)
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_open_as_unprivileged_user, args=(path, queue))
+        child.start()
+        message = queue.get(timeout=60)
+        child.join(timeout=60)
+        assert "read-only" in message
+        assert "no write permission" in message
+        assert "mv " not in message and "broken" not in message
+    finally:
+        folder.chmod(0o755)
+        shutil.rmtree(folder)
 
 
 def test_corrupt_ledger_is_a_ledger_error(project: Path, tmp_path: Path) -> None:
@@ -214,3 +275,95 @@ def test_explain_prints_the_savings_model(project: Path) -> None:
     assert "claude-sonnet-4-5" in result.stdout
     assert "characters / 3" in result.stdout
     assert "hand-off" in result.stdout
+
+
+# --------------------------------------------------------------------------- the team ledger
+
+
+def test_by_user_and_machine_group_who_ran_what(route_home: Path, project: Path) -> None:
+    with Ledger.open(route_home / "ledger.sqlite3") as ledger:
+        ledger.record(make_record(user_name="ana@example.com", machine="ana-laptop"))
+        ledger.record(make_record(user_name="ana@example.com", machine="gpu-box"))
+        ledger.record(make_record(user_name="", machine=""))  # recorded before route kept them
+    data = json.loads(invoke("--by", "user", "--json").stdout)
+    assert [(group["key"], group["runs"]) for group in data["groups"]] == [
+        ("(unknown)", 1),
+        ("ana@example.com", 2),
+    ]
+    rows = list(csv.DictReader(io.StringIO(invoke("--by", "machine", "--csv").stdout)))
+    assert [row["key"] for row in rows] == ["(unknown)", "ana-laptop", "gpu-box"]
+
+
+def test_team_reads_the_shared_ledger_and_the_local_one_stays_the_default(
+    route_home: Path, project: Path, postgres_url: str
+) -> None:
+    (project / "route.yaml").write_text(f"ledger: {postgres_url}\n", encoding="utf-8")
+    with Ledger.open(postgres_url) as team:
+        team.record(make_record(user_name="ana@example.com"))
+        team.record(make_record(user_name="bo@example.com"))
+    with Ledger.open(route_home / "ledger.sqlite3") as local:
+        local.record(make_record(user_name="me@example.com"))
+    local_report = json.loads(invoke("--by", "user", "--json").stdout)
+    assert [group["key"] for group in local_report["groups"]] == ["me@example.com"]
+    result = invoke("--team", "--by", "user", "--json")
+    assert result.exit_code == 0, result.output
+    team_report = json.loads(result.stdout)
+    assert [group["key"] for group in team_report["groups"]] == [
+        "ana@example.com",
+        "bo@example.com",
+    ]
+    assert len(json.loads(invoke("runs", "--team", "--json").stdout)["runs"]) == 2
+    text = invoke("--team").stdout
+    assert "Ledger: postgresql://route@/ledger_" in text
+    assert "Ledger:" not in invoke().stdout
+    both = invoke("--team", "--ledger", str(route_home / "ledger.sqlite3"))
+    assert isinstance(both.exception, UsageError)
+
+
+def test_team_without_a_team_ledger_says_how_to_set_one(project: Path) -> None:
+    result = invoke("--team")
+    assert isinstance(result.exception, UsageError)
+    assert "ledger: postgresql://" in str(result.exception)
+    pushed = invoke("push")
+    assert isinstance(pushed.exception, UsageError)
+    assert "no team ledger is configured" in str(pushed.exception)
+
+
+def test_push_command_sends_once_and_says_what_would_go(
+    route_home: Path, project: Path, postgres_url: str
+) -> None:
+    (project / "route.yaml").write_text(f"ledger_url: {postgres_url}\n", encoding="utf-8")
+    offline = make_record(run_id="cafe" + uuid.uuid4().hex[4:])
+    with Ledger.open(route_home / "ledger.sqlite3") as local:
+        local.record(offline)
+    dry = invoke("push", "--dry-run")
+    assert dry.exit_code == 0, dry.output
+    assert "would push 1 run(s)" in dry.stdout
+    assert "cafe" in dry.stdout
+    first = json.loads(invoke("push", "--json").stdout)
+    assert (first["added"], first["runs"]) == (1, [offline.run_id])
+    second = json.loads(invoke("push", "--json").stdout)
+    assert (second["added"], second["runs"]) == (0, [])
+    assert "the team ledger has every local run" in invoke("push").stdout
+    with Ledger.open(postgres_url) as team:
+        assert [record.run_id for record in team.runs()] == [offline.run_id]
+
+
+def test_forget_command_drops_named_rows_and_only_those(
+    ledger_runs: list[RunRecord], route_home: Path
+) -> None:
+    preview = invoke("forget", "aaaa", "--dry-run")
+    assert preview.exit_code == 0, preview.output
+    assert "would forget 1 run(s)" in preview.stdout
+    assert len(json.loads(invoke("runs", "--json").stdout)["runs"]) == 3
+    ambiguous = invoke("forget", "aaaa", "nothing-like-this")
+    assert isinstance(ambiguous.exception, UsageError)
+    assert len(json.loads(invoke("runs", "--json").stdout)["runs"]) == 3
+    done = json.loads(invoke("forget", "aaaa", "--json").stdout)
+    assert (done["removed"], done["runs"]) == (1, [ledger_runs[0].run_id])
+    old = json.loads(invoke("forget", "--before", "30d", "--json").stdout)
+    assert (old["removed"], old["runs"]) == (1, [ledger_runs[2].run_id])
+    left = json.loads(invoke("runs", "--json").stdout)["runs"]
+    assert [run["run_id"] for run in left] == [ledger_runs[1].run_id]
+    nothing = invoke("forget")
+    assert isinstance(nothing.exception, UsageError)

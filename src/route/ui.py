@@ -276,11 +276,19 @@ def render_run_report(report: RunReport, *, plain: bool | None = None) -> None:
 
 
 def _print_ledger_line(report: RunReport) -> None:
-    if report.ledger_path is not None:
-        note = report.result.ledger_note
-        recorded = "recorded in" if note is None else f"NOT recorded ({note}):"
-        run = report.result.run_id[:8]
-        print_text(f"  ledger: {recorded} {report.ledger_path} (run {run})", err=True)
+    recorded = report.ledger
+    if recorded is None:
+        return
+    run = f"(run {report.result.run_id[:8]})"
+    note = report.result.ledger_note
+    if not recorded.recorded:
+        print_text(f"  ledger: NOT recorded ({note}): {recorded.local} {run}", err=True)
+    elif note:  # a team ledger that was down, or a local file that failed
+        print_text(f"  ledger: {note} {run}", err=True)
+    elif recorded.team is not None:
+        print_text(f"  ledger: recorded in {recorded.team} and {recorded.local} {run}", err=True)
+    else:
+        print_text(f"  ledger: recorded in {recorded.local} {run}", err=True)
 
 
 def _round_verdict(verify: dict[str, Any]) -> str:
@@ -568,7 +576,8 @@ def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) ->
     if ledgers:
         recorded = sum(1 for ledger in ledgers if ledger["recorded"])
         notes = {ledger["note"] for ledger in ledgers if ledger["note"]}
-        note = f" — NOT recorded: {'; '.join(sorted(notes))}" if notes else ""
+        prefix = " — NOT recorded: " if recorded < len(ledgers) else " — "
+        note = f"{prefix}{'; '.join(sorted(notes))}" if notes else ""
         print_text(
             f"  ledger: {recorded}/{len(ledgers)} task rows in {ledgers[0]['path']} "
             f"(batch {report['batch_id'][:8]}){note}",

@@ -22,7 +22,8 @@ from route.accounting.pricing import PriceTable, estimate_cost
 from route.errors import UsageError
 from route.values import CostReport
 
-GROUPINGS = ("day", "week", "month", "model", "skill", "project", "status")
+GROUPINGS = ("day", "week", "month", "model", "skill", "project", "status", "user", "machine")
+UNKNOWN = "(unknown)"  # who or where, on rows recorded before route kept them
 DEFAULT_SINCE = "30d"
 SUCCESS = "success"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$", re.IGNORECASE)
@@ -91,25 +92,29 @@ def iso_time(moment: float | None) -> str | None:
 
 
 def read_runs(
-    path: Path,
+    target: Path | str,
     *,
     since: float | None = None,
     until: float | None = None,
     project: str | None = None,
     limit: int | None = None,
+    must_exist: bool = False,
 ) -> list[RunRecord]:
-    """Runs from the ledger at ``path``, newest first; none (and no file created) if it is
-    missing."""
-    if not path.exists():
+    """Runs from the ledger at ``target`` (a file or a ``postgresql://`` URL), newest first. A
+    missing file has no runs (and is not created), unless ``must_exist`` (the user named it):
+    then it is a UsageError."""
+    if isinstance(target, Path) and not target.exists():
+        if must_exist:
+            raise UsageError(f"no ledger at {target} — check the path given with --ledger")
         return []
-    with Ledger.open(path) as ledger:
+    with Ledger.open(target) as ledger:
         return ledger.runs(since=since, until=until, project=project, limit=limit)
 
 
-def find_run(path: Path, run_id_prefix: str) -> RunRecord:
-    if not path.exists():
-        raise UsageError(f"no ledger at {path} yet — `route gen` records a run there first")
-    with Ledger.open(path) as ledger:
+def find_run(target: Path | str, run_id_prefix: str) -> RunRecord:
+    if isinstance(target, Path) and not target.exists():
+        raise UsageError(f"no ledger at {target} yet — `route gen` records a run there first")
+    with Ledger.open(target) as ledger:
         return ledger.get(run_id_prefix)
 
 
@@ -327,8 +332,10 @@ def group_key(by: str, timezone: tzinfo | None = None) -> Callable[[RunRecord], 
         "month": lambda record: local(record).strftime("%Y-%m"),
         "model": lambda record: record.model,
         "skill": skill_names,
-        "project": lambda record: record.project,
+        "project": lambda record: record.project_name or record.project,
         "status": lambda record: record.status,
+        "user": lambda record: record.user_name or UNKNOWN,
+        "machine": lambda record: record.machine or UNKNOWN,
     }
     if by not in keys:
         raise UsageError(f"cannot group by {by!r} — use one of {', '.join(GROUPINGS)}")

@@ -1,56 +1,45 @@
-"""The run ledger: one SQLite row per ``route gen`` run, holding raw quantities only.
+"""The run ledger: one row per ``route gen`` run, holding raw quantities only.
 
 Costs are never stored; they are recomputed from token counts and characters with whatever
-prices (or cloud model) are in force when a report is made. The schema is upgraded on open by
-an ordered list of small migration functions, each recorded in ``schema_migrations``. WAL mode,
-a busy timeout and one ``BEGIN IMMEDIATE`` transaction per write let parallel runs share one
-file without losing a row. sqlite3 errors are translated into ``LedgerError`` here and only here.
+prices (or cloud model) are in force when a report is made. A ledger is a local SQLite file
+(the default) or a team's PostgreSQL database (``postgresql://`` in ``ledger``); both get the
+same schema from the same numbered migrations (``migrations.py``), applied on open. One
+transaction per write; parallel runs never lose a row.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shlex
-import sqlite3
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from route.accounting.database import Database, SqliteDatabase
+from route.accounting.location import (
+    LEDGER_FILE,
+    default_ledger_path,
+    is_database_url,
+    resolve_ledger_path,
+)
+from route.accounting.migrations import MIGRATIONS, NewerSchema, migrate, schema_version
 from route.errors import LedgerError, UsageError
 
-LEDGER_FILE = "ledger.sqlite3"
-BUSY_TIMEOUT_SECONDS = 30.0
+__all__ = [
+    "COLUMNS",
+    "LEDGER_FILE",
+    "MIGRATIONS",
+    "Ledger",
+    "RunRecord",
+    "default_ledger_path",
+    "join_skill_refs",
+    "migrate",
+    "resolve_ledger_path",
+    "split_skill_refs",
+]
+
 SKILL_REFS_SEPARATOR = ", "
-
-
-def default_ledger_path(env: Mapping[str, str] | None = None) -> Path:
-    """``ledger.sqlite3`` in route's home: ``$ROUTE_HOME`` or the user data directory."""
-    from route.settings.locations import route_home
-
-    return route_home(env).expanduser() / LEDGER_FILE
-
-
-def resolve_ledger_path(
-    flag: str | Path | None,
-    configured: str | None,
-    *,
-    project_root: Path | None = None,
-    env: Mapping[str, str] | None = None,
-) -> Path:
-    """``--ledger`` if given, else the config's ``ledger`` (relative to the project root),
-    else ``default_ledger_path``."""
-    if flag:
-        return Path(flag).expanduser()
-    if configured:
-        path = Path(configured).expanduser()
-        if not path.is_absolute() and project_root is not None:
-            path = project_root / path
-        return path
-    return default_ledger_path(env)
 
 
 def join_skill_refs(refs: Sequence[str]) -> str:
@@ -97,6 +86,10 @@ class RunRecord:
     verify_passed: bool | None
     route_version: str
     message: str  # one line
+    # Who and where (migration 3): what a team ledger groups by. Empty on older rows.
+    user_name: str = ""  # git config user.email (or user.name), else the OS user
+    machine: str = ""  # host name
+    project_name: str = ""  # the repository's remote (host/path, no credentials) or root name
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -105,176 +98,38 @@ class RunRecord:
 COLUMNS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(RunRecord))
 
 
-# --------------------------------------------------------------------------- migrations
-
-
-def _migration_1_first_schema(connection: sqlite3.Connection) -> None:
-    """The first schema: one row per run."""
-    connection.execute(
-        """
-        CREATE TABLE runs (
-            run_id TEXT PRIMARY KEY,
-            started_at REAL NOT NULL,
-            duration_seconds REAL NOT NULL,
-            task TEXT NOT NULL,
-            skill_refs TEXT NOT NULL,
-            project TEXT NOT NULL,
-            model TEXT NOT NULL,
-            backend TEXT NOT NULL,
-            endpoint TEXT NOT NULL,
-            cloud_model TEXT NOT NULL,
-            status TEXT NOT NULL,
-            exit_code INTEGER NOT NULL,
-            attempts INTEGER NOT NULL,
-            prompt_tokens INTEGER NOT NULL,
-            output_tokens INTEGER NOT NULL,
-            cached_prompt_tokens INTEGER,
-            prompt_characters INTEGER NOT NULL,
-            output_characters INTEGER NOT NULL,
-            generation_seconds REAL NOT NULL,
-            prompt_seconds REAL NOT NULL,
-            load_seconds REAL NOT NULL,
-            files_created INTEGER NOT NULL,
-            files_changed INTEGER NOT NULL,
-            files_refused INTEGER NOT NULL,
-            verify_passed INTEGER,
-            route_version TEXT NOT NULL,
-            message TEXT NOT NULL
-        )
-        """
-    )
-
-
-def _migration_2_batches_and_handoff(connection: sqlite3.Connection) -> None:
-    """Batch ids (``route gen --parallel``), hand-off sizes, and indexes for period reports."""
-    connection.execute("ALTER TABLE runs ADD COLUMN batch_id TEXT")
-    connection.execute(
-        "ALTER TABLE runs ADD COLUMN handoff_input_characters INTEGER NOT NULL DEFAULT 0"
-    )
-    connection.execute(
-        "ALTER TABLE runs ADD COLUMN handoff_output_characters INTEGER NOT NULL DEFAULT 0"
-    )
-    connection.execute("CREATE INDEX runs_started_at ON runs (started_at)")
-    connection.execute("CREATE INDEX runs_project_started_at ON runs (project, started_at)")
-
-
-Migration = Callable[[sqlite3.Connection], None]
-
-# Append only: the position in this list (1-based) is the migration's number.
-MIGRATIONS: tuple[Migration, ...] = (
-    _migration_1_first_schema,
-    _migration_2_batches_and_handoff,
-)
-
-
-def migrate(
-    connection: sqlite3.Connection,
-    migrations: Sequence[Migration] = MIGRATIONS,
-    *,
-    clock: Callable[[], float] = time.time,
-) -> list[int]:
-    """Apply the migrations not yet recorded, in order, in one write transaction; return their
-    numbers. ``connection`` must be in autocommit mode (``isolation_level=None``). Raises
-    ``sqlite3`` errors (the caller translates them) and ``NewerSchema``."""
-    if not _pending(connection, migrations):
-        return []
-    connection.execute("BEGIN IMMEDIATE")
-    try:
-        connection.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            "number INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
-        )
-        applied = _applied(connection, migrations)  # again, now that we hold the write lock
-        done: list[int] = []
-        for number, migration in enumerate(migrations, start=1):
-            if number in applied:
-                continue
-            migration(connection)
-            connection.execute(
-                "INSERT INTO schema_migrations (number, name, applied_at) VALUES (?, ?, ?)",
-                (number, migration.__name__.lstrip("_"), clock()),
-            )
-            done.append(number)
-        connection.execute("COMMIT")
-    except BaseException:
-        _rollback(connection)
-        raise
-    return done
-
-
-def _pending(connection: sqlite3.Connection, migrations: Sequence[Migration]) -> bool:
-    """Whether any migration is missing (read-only check, so an up-to-date ledger opens
-    without taking the write lock)."""
-    exists = connection.execute(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
-    ).fetchone()
-    if exists is None:
-        return True
-    return len(_applied(connection, migrations)) < len(migrations)
-
-
-def _applied(connection: sqlite3.Connection, migrations: Sequence[Migration]) -> set[int]:
-    applied = {row[0] for row in connection.execute("SELECT number FROM schema_migrations")}
-    unknown = sorted(number for number in applied if number > len(migrations))
-    if unknown:
-        raise NewerSchema(max(unknown), len(migrations))
-    return applied
-
-
-def _rollback(connection: sqlite3.Connection) -> None:
-    if connection.in_transaction:
-        connection.execute("ROLLBACK")
-
-
-class NewerSchema(Exception):
-    """The database records migrations this route does not know (internal; see Ledger.open)."""
-
-    def __init__(self, newest: int, known: int) -> None:
-        super().__init__(f"schema version {newest}, this route knows up to {known}")
-        self.newest = newest
-        self.known = known
-
-
-# --------------------------------------------------------------------------- the ledger
-
-
 class Ledger:
-    """The SQLite ledger. Open with ``Ledger.open(path)``; usable as a context manager."""
+    """A ledger, SQLite or PostgreSQL. Open with ``Ledger.open(path or URL)``; usable as a
+    context manager."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self._connection = connection
-        self.path = path
+    def __init__(self, database: Database) -> None:
+        self._database = database
+        self.where = database.where
 
     @classmethod
-    def open(cls, path: Path) -> Ledger:
-        """Open (creating it and its folder when missing) and upgrade the ledger at ``path``."""
-        path = Path(path)
+    def open(cls, target: Path | str) -> Ledger:
+        """Open and upgrade the ledger at ``target``: a SQLite file (created with its folder
+        when missing) or a ``postgresql://`` URL."""
+        database: Database
+        if isinstance(target, str) and is_database_url(target):
+            from route.accounting.postgres import PostgresDatabase
+
+            database = PostgresDatabase.open(target)
+        else:
+            database = SqliteDatabase.open(Path(target))
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise LedgerError(
-                f"cannot create the ledger folder {path.parent}: {exc.strerror or exc} — "
-                f"fix its permissions or choose another ledger with --ledger or ROUTE_HOME"
-            ) from exc
-        connection: sqlite3.Connection | None = None
-        try:
-            connection = sqlite3.connect(
-                path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False
-            )
-            connection.execute(f"PRAGMA busy_timeout = {int(BUSY_TIMEOUT_SECONDS * 1000)}")
-            connection.execute("PRAGMA journal_mode = WAL")
-            connection.execute("PRAGMA synchronous = NORMAL")
-            migrate(connection)
+            with database.errors():
+                migrate(database)
         except NewerSchema as exc:
-            _close_quietly(connection)
+            database.close()
             raise LedgerError(
-                f"the ledger {path} was written by a newer route ({exc}) — upgrade route "
-                f"(pip install --upgrade route), or use another ledger with --ledger or ROUTE_HOME"
+                f"the ledger {database.where} was written by a newer route ({exc}) — upgrade "
+                f"route (pip install --upgrade route), or use another ledger with --ledger"
             ) from exc
-        except sqlite3.Error as exc:
-            _close_quietly(connection)
-            raise _translate(exc, path) from exc
-        return cls(connection, path)
+        except BaseException:
+            database.close()
+            raise
+        return cls(database)
 
     def __enter__(self) -> Ledger:
         return self
@@ -288,31 +143,44 @@ class Ledger:
         self.close()
 
     def close(self) -> None:
-        self._connection.close()
+        self._database.close()
+
+    @property
+    def dialect(self) -> str:
+        return self._database.dialect
 
     def schema_version(self) -> int:
-        with self._errors():
-            row = self._connection.execute("SELECT MAX(number) FROM schema_migrations").fetchone()
-        return int(row[0] or 0)
+        with self._database.errors():
+            return schema_version(self._database)
 
-    def record(self, record: RunRecord) -> None:
-        """Store one run in one transaction."""
+    def record(self, record: RunRecord, *, shared_at: float | None = None) -> None:
+        """Store one run in one transaction. A run id already there is a LedgerError."""
+        with self._database.errors(), self._database.transaction():
+            self._insert(record, shared_at=shared_at, on_conflict="")
+
+    def record_missing(self, records: Sequence[RunRecord], *, shared_at: float) -> int:
+        """Store the runs whose ids are not here yet, in one transaction; how many were new
+        (rows already here are left as they are: pushing twice adds nothing)."""
+        added = 0
+        with self._database.errors(), self._database.transaction():
+            for record in records:
+                added += self._insert(
+                    record, shared_at=shared_at, on_conflict=" ON CONFLICT (run_id) DO NOTHING"
+                )
+        return added
+
+    def _insert(self, record: RunRecord, *, shared_at: float | None, on_conflict: str) -> int:
         values = record.to_dict()
         values["verify_passed"] = (
             None if record.verify_passed is None else int(record.verify_passed)
         )
-        placeholders = ", ".join("?" for _ in COLUMNS)
-        with self._errors():
-            self._connection.execute("BEGIN IMMEDIATE")
-            try:
-                self._connection.execute(
-                    f"INSERT INTO runs ({', '.join(COLUMNS)}) VALUES ({placeholders})",
-                    [values[column] for column in COLUMNS],
-                )
-                self._connection.execute("COMMIT")
-            except BaseException:
-                _rollback(self._connection)
-                raise
+        columns = (*COLUMNS, "shared_at")
+        values["shared_at"] = shared_at
+        placeholders = ", ".join("?" for _ in columns)
+        return self._database.execute(
+            f"INSERT INTO runs ({', '.join(columns)}) VALUES ({placeholders}){on_conflict}",
+            [values[column] for column in columns],
+        )
 
     def runs(
         self,
@@ -321,8 +189,10 @@ class Ledger:
         until: float | None = None,
         project: str | None = None,
         limit: int | None = None,
+        unshared: bool = False,
     ) -> list[RunRecord]:
-        """Runs started in ``[since, until)`` (either bound optional), newest first."""
+        """Runs started in ``[since, until)`` (either bound optional), newest first; with
+        ``unshared``, only those not yet in the team ledger."""
         conditions: list[str] = []
         parameters: list[object] = []
         if since is not None:
@@ -334,14 +204,53 @@ class Ledger:
         if project is not None:
             conditions.append("project = ?")
             parameters.append(project)
+        if unshared:
+            conditions.append("shared_at IS NULL")
         where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-        query = f"SELECT {', '.join(COLUMNS)} FROM runs{where} ORDER BY started_at DESC, rowid DESC"
+        order = f"started_at DESC, {self._database.newest_first_tiebreak} DESC"
+        query = f"SELECT {', '.join(COLUMNS)} FROM runs{where} ORDER BY {order}"
         if limit is not None:
             query += " LIMIT ?"
             parameters.append(max(0, limit))
-        with self._errors():
-            rows = self._connection.execute(query, parameters).fetchall()
+        with self._database.errors():
+            rows = self._database.query(query, parameters)
         return [_record_from_row(row) for row in rows]
+
+    def existing(self, run_ids: Sequence[str]) -> set[str]:
+        """Which of ``run_ids`` are here."""
+        found: set[str] = set()
+        with self._database.errors():
+            for start in range(0, len(run_ids), 500):
+                chunk = run_ids[start : start + 500]
+                rows = self._database.query(
+                    f"SELECT run_id FROM runs WHERE run_id IN ({', '.join('?' for _ in chunk)})",
+                    chunk,
+                )
+                found.update(str(row[0]) for row in rows)
+        return found
+
+    def mark_shared(self, run_ids: Sequence[str], at: float) -> None:
+        """Note that these runs reached the team ledger (``route cost push`` skips them)."""
+        with self._database.errors(), self._database.transaction():
+            for start in range(0, len(run_ids), 500):
+                chunk = run_ids[start : start + 500]
+                self._database.execute(
+                    f"UPDATE runs SET shared_at = ? "
+                    f"WHERE run_id IN ({', '.join('?' for _ in chunk)})",
+                    [at, *chunk],
+                )
+
+    def forget(self, run_ids: Sequence[str]) -> int:
+        """Delete these runs, in one transaction; how many rows went."""
+        removed = 0
+        with self._database.errors(), self._database.transaction():
+            for start in range(0, len(run_ids), 500):
+                chunk = run_ids[start : start + 500]
+                removed += self._database.execute(
+                    f"DELETE FROM runs WHERE run_id IN ({', '.join('?' for _ in chunk)})",
+                    chunk,
+                )
+        return removed
 
     def get(self, run_id_prefix: str) -> RunRecord:
         """The one run whose id starts with ``run_id_prefix``."""
@@ -350,15 +259,15 @@ class Ledger:
             raise UsageError(
                 "give a run id (or a unique prefix of one) — `route cost runs` lists them"
             )
-        with self._errors():
-            rows = self._connection.execute(
+        with self._database.errors():
+            rows = self._database.query(
                 f"SELECT {', '.join(COLUMNS)} FROM runs WHERE substr(run_id, 1, ?) = ? "
                 "ORDER BY started_at DESC LIMIT 6",
                 (len(prefix), prefix),
-            ).fetchall()
+            )
         if not rows:
             raise UsageError(
-                f"no run in {self.path} has an id starting with {prefix!r} — "
+                f"no run in {self.where} has an id starting with {prefix!r} — "
                 f"`route cost runs` lists recent runs"
             )
         if len(rows) > 1:
@@ -369,38 +278,9 @@ class Ledger:
             )
         return _record_from_row(rows[0])
 
-    @contextmanager
-    def _errors(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.path) from exc
-
 
 def _record_from_row(row: Sequence[Any]) -> RunRecord:
     values = dict(zip(COLUMNS, row, strict=True))
     if values["verify_passed"] is not None:
         values["verify_passed"] = bool(values["verify_passed"])
     return RunRecord(**values)
-
-
-def _translate(exc: sqlite3.Error, path: Path) -> LedgerError:
-    text = str(exc)
-    if "locked" in text or "busy" in text:
-        return LedgerError(
-            f"the ledger {path} stayed locked for {BUSY_TIMEOUT_SECONDS:g} s ({text}) — "
-            f"another route process holds it; try again when it finishes"
-        )
-    quoted, aside = shlex.quote(str(path)), shlex.quote(f"{path}.broken")
-    return LedgerError(
-        f"the ledger {path} cannot be used ({text}) — move it aside with "
-        f"`mv {quoted} {aside}` (route starts a new one), or choose another ledger "
-        f"with --ledger or ROUTE_HOME"
-    )
-
-
-def _close_quietly(connection: sqlite3.Connection | None) -> None:
-    if connection is None:
-        return
-    with suppress(sqlite3.Error):
-        connection.close()

@@ -12,6 +12,7 @@ import typer
 if TYPE_CHECKING:
     from route.accounting.costs import PricedRun
     from route.accounting.ledger import RunRecord
+    from route.accounting.location import LedgerChoice
     from route.accounting.pricing import PriceTable
     from route.settings.config import Config
 
@@ -29,10 +30,21 @@ Examples:
   route cost show 3f9c2a
 
   route cost prices
+
+  route cost --team --by user         the team ledger (`ledger: postgresql://...`)
+
+  route cost --team --by project --since 4w
+
+  route cost push --dry-run           what would go to the team ledger
+
+  route cost forget 3f9c2a 77b01e     drop rows (a refused run, a test)
+
+  route cost forget --before 2026-01-01 --dry-run
 """
 
 app = typer.Typer(
-    help="What delegation saved: totals, per period/model/skill/project, single runs, prices.",
+    help="What delegation saved: totals, per period/model/skill/project/user, single runs, "
+    "prices; the team ledger with --team.",
     epilog=EPILOG,
     rich_markup_mode=None,
     no_args_is_help=False,
@@ -47,11 +59,23 @@ class GroupBy(enum.StrEnum):
     skill = "skill"
     project = "project"
     status = "status"
+    user = "user"
+    machine = "machine"
 
 
 LedgerOption = Annotated[
-    Path | None,
-    typer.Option("--ledger", help="Ledger file (default: ROUTE_HOME or the user data folder)."),
+    str | None,
+    typer.Option(
+        "--ledger",
+        help="Ledger file or postgresql:// URL (default: the local ledger in ROUTE_HOME or the "
+        "user data folder).",
+    ),
+]
+TeamOption = Annotated[
+    bool,
+    typer.Option(
+        "--team", help="Read the team ledger (`ledger: postgresql://...`) instead of the local one."
+    ),
 ]
 CloudModelOption = Annotated[
     str | None,
@@ -75,6 +99,7 @@ def summary(
     json_output: JsonOption = False,
     csv_output: Annotated[bool, typer.Option("--csv", help="CSV on stdout.")] = False,
     ledger: LedgerOption = None,
+    team: TeamOption = False,
     explain: Annotated[
         bool, typer.Option("--explain", help="Explain how savings are estimated.")
     ] = False,
@@ -95,11 +120,13 @@ def summary(
         return
     period = costs.parse_period(since, until, now=time.time())
     project_text = str(project.expanduser().resolve()) if project is not None else None
+    choice = _choose(ledger, team, config, root)
     records = costs.read_runs(
-        _ledger_path(ledger, config, root),
+        choice.target,
         since=period.since,
         until=period.until,
         project=project_text,
+        must_exist=choice.named,
     )
     result = costs.summarize(
         _price(records, table, config, cloud_model),
@@ -119,6 +146,8 @@ def summary(
             ui.print_table(title, costs.GROUP_COLUMNS, costs.group_rows(result))
         else:
             ui.print_table(title, ("figure", "value"), costs.summary_rows(result.total))
+        if isinstance(choice.target, str):
+            ui.print_text(f"Ledger: {choice.where}")
         ui.print_text("Cloud figures are estimates; `route cost --explain` shows how.")
 
 
@@ -129,6 +158,7 @@ def runs(
     cloud_model: CloudModelOption = None,
     json_output: JsonOption = False,
     ledger: LedgerOption = None,
+    team: TeamOption = False,
 ) -> None:
     """List recent runs, newest first."""
     from route import ui
@@ -136,10 +166,12 @@ def runs(
 
     config, root = _settings()
     table = _prices(config)
+    choice = _choose(ledger, team, config, root)
     records = costs.read_runs(
-        _ledger_path(ledger, config, root),
+        choice.target,
         project=str(project.expanduser().resolve()) if project is not None else None,
         limit=count,
+        must_exist=choice.named,
     )
     priced = _price(records, table, config, cloud_model)
     if json_output:
@@ -158,6 +190,7 @@ def show(
     cloud_model: CloudModelOption = None,
     json_output: JsonOption = False,
     ledger: LedgerOption = None,
+    team: TeamOption = False,
 ) -> None:
     """Show one run in full, with its cost."""
     from route import ui
@@ -165,7 +198,7 @@ def show(
 
     config, root = _settings()
     table = _prices(config)
-    record = costs.find_run(_ledger_path(ledger, config, root), run_id)
+    record = costs.find_run(_choose(ledger, team, config, root).target, run_id)
     run = _price([record], table, config, cloud_model)[0]
     if json_output:
         ui.print_json(costs.priced_run_dict(run))
@@ -195,6 +228,103 @@ def prices(json_output: JsonOption = False) -> None:
         ui.print_text(f"Note: {table.note}")
 
 
+@app.command("push")
+def push(
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list the runs that would be sent.")
+    ] = False,
+    json_output: JsonOption = False,
+    ledger: Annotated[
+        Path | None,
+        typer.Option("--ledger", help="The local ledger file to push from (default: ROUTE_HOME)."),
+    ] = None,
+) -> None:
+    """Copy the local ledger's runs the team ledger lacks (recorded while it was down).
+
+    Idempotent: a run id is unique in the team ledger, and pushed runs are marked locally, so
+    pushing twice adds nothing."""
+    from route import ui
+    from route.accounting import costs
+    from route.accounting.location import resolve_ledger_path, team_url
+    from route.accounting.sharing import push as push_runs
+    from route.errors import UsageError
+
+    config, root = _settings()
+    url = team_url(config.ledger, config.ledger_url)
+    if url is None:
+        raise UsageError(
+            "no team ledger is configured — set `ledger: postgresql://user@host/database` "
+            "in route.yaml (README: Team ledger)"
+        )
+    local = resolve_ledger_path(ledger, config.ledger, project_root=root)
+    result = push_runs(local, url, dry_run=dry_run)
+    if json_output:
+        ui.print_json(result.to_dict())
+        return
+    if dry_run:
+        title = f"would push {len(result.to_send)} run(s) from {result.local} to {result.team}"
+    else:
+        title = f"pushed {result.added} run(s) from {result.local} to {result.team}"
+    if result.to_send:
+        table = _prices(config)
+        priced = _price(list(result.to_send), table, config, None)
+        ui.print_table(title, costs.RUN_COLUMNS, costs.run_rows(priced))
+    else:
+        ui.print_text(f"{title}: the team ledger has every local run")
+    if result.already_there:
+        ui.print_text(f"{result.already_there} run(s) were already there (skipped).")
+
+
+@app.command("forget")
+def forget(
+    run_ids: Annotated[
+        list[str] | None, typer.Argument(help="Run ids or unique prefixes (`route cost runs`).")
+    ] = None,
+    before: Annotated[
+        str | None,
+        typer.Option("--before", help="Also every run started before this date (or duration)."),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list the runs that would go.")
+    ] = False,
+    json_output: JsonOption = False,
+    ledger: LedgerOption = None,
+    team: TeamOption = False,
+) -> None:
+    """Drop runs from the ledger (a refused run, a test): the only way a row leaves it.
+
+    Every id must name one run, or nothing is removed. The local and the team ledger are
+    separate: forget in each (--team) where the run is."""
+    from route import ui
+    from route.accounting import costs
+    from route.accounting.forgetting import forget as forget_runs
+
+    config, root = _settings()
+    choice = _choose(ledger, team, config, root)
+    cutoff = costs.parse_period(before, None, now=time.time()).since if before else None
+    result = forget_runs(choice.target, run_ids or [], before=cutoff, dry_run=dry_run)
+    if json_output:
+        ui.print_json(
+            {
+                "ledger": result.ledger,
+                "dry_run": result.dry_run,
+                "runs": [record.run_id for record in result.runs],
+                "removed": result.removed,
+            }
+        )
+        return
+    verb = "would forget" if dry_run else "forgot"
+    count = len(result.runs) if dry_run else result.removed
+    if result.runs:
+        table = _prices(config)
+        priced = _price(list(result.runs), table, config, None)
+        ui.print_table(
+            f"{verb} {count} run(s) in {result.ledger}", costs.RUN_COLUMNS, costs.run_rows(priced)
+        )
+    else:
+        ui.print_text(f"no run in {result.ledger} started before {before}; nothing removed")
+
+
 def _settings() -> tuple[Config, Path]:
     """The resolved config (its ``ledger`` made absolute where it was set) and project root."""
     from route.settings.resolve import resolve_context
@@ -209,11 +339,12 @@ def _prices(config: Config) -> PriceTable:
     return load_prices(config.prices)
 
 
-def _ledger_path(flag: Path | None, config: Config, root: Path) -> Path:
-    """``--ledger`` (relative to the current folder), else the resolved config's ledger."""
-    from route.accounting.ledger import resolve_ledger_path
+def _choose(flag: str | None, team: bool, config: Config, root: Path) -> LedgerChoice:
+    from route.accounting.location import choose_ledger
 
-    return resolve_ledger_path(flag, config.ledger, project_root=root)
+    return choose_ledger(
+        flag, team=team, ledger=config.ledger, ledger_url=config.ledger_url, project_root=root
+    )
 
 
 def _price(

@@ -68,7 +68,8 @@ COMMANDS: Mapping[str, LazyCommand] = {
     ),
     "cost": LazyCommand(
         "route.cli.cost", "app",
-        "What delegation saved: totals, per period/model/skill/project, single runs, prices.",
+        "What delegation saved: totals, per period/model/skill/project/user, single runs, "
+        "prices; the team ledger with --team.",
     ),
 }  # fmt: skip
 

@@ -53,7 +53,10 @@ ProjectOption = Annotated[
 SkillsDirOption = Annotated[
     Path | None, typer.Option(help="Extra skills directory, searched first.")
 ]
-LedgerOption = Annotated[Path | None, typer.Option(help="Ledger file (default: user data).")]
+LedgerOption = Annotated[
+    str | None,
+    typer.Option(help="Ledger file or postgresql:// URL (default: user data)."),
+]
 
 
 def config_overrides(
@@ -68,7 +71,7 @@ def config_overrides(
     temperature: float | None,
     seed: int | None,
     cloud_model: str | None,
-    ledger: Path | None,
+    ledger: str | None,
     skills_dir: Path | None,
 ) -> dict[str, Any]:
     """The config keys the shared options set (None: not given, the config decides)."""
@@ -83,7 +86,7 @@ def config_overrides(
         "temperature": temperature,
         "seed": seed,
         "cloud_model": cloud_model,
-        "ledger": str(ledger) if ledger is not None else None,
+        "ledger": ledger,
         "skills_dir": str(skills_dir) if skills_dir is not None else None,
     }
 

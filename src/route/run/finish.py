@@ -5,11 +5,11 @@ they show progress and which parts of the report they show."""
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from route.accounting.ledger import RunRecord
+    from route.accounting.recording import Recorded
     from route.run.pipeline import GenOptions, Prepared, RunEvents
     from route.run.report import RunReport
     from route.settings.config import Config
@@ -49,7 +49,7 @@ def finish(
 
     handoff = handoff_characters(result)
     result = price_run(result, config, command_text=command_text, handoff_characters=handoff)
-    result, ledger_path = record_run(
+    result, recorded = record_run(
         result, config, command_text=command_text, handoff_characters=handoff, batch_id=batch_id
     )
     diff = None
@@ -57,7 +57,7 @@ def finish(
         from route.safety.writer import render_diff
 
         diff = render_diff(result.attempts[-1].plan)
-    return RunReport(result=result, ledger_path=ledger_path, diff=diff)
+    return RunReport(result=result, ledger=recorded, diff=diff)
 
 
 def price_run(
@@ -142,13 +142,14 @@ def record_run(
     command_text: str,
     handoff_characters: int,
     batch_id: str | None = None,
-) -> tuple[RunResult, Path]:
-    """Write the ledger row. A broken ledger never takes the run down: the result then carries
-    a ``ledger_note`` saying why the row could not be recorded."""
-    from route.accounting.ledger import Ledger, resolve_ledger_path
-    from route.errors import RouteError
+) -> tuple[RunResult, Recorded]:
+    """Write the ledger row: to the team ledger when one is configured, and to the local one
+    (``accounting.recording``). A ledger failure never takes the run down: the result then
+    carries a ``ledger_note`` saying where the row went, or why it could not be recorded."""
+    from route.accounting.location import resolve_ledgers
+    from route.accounting.recording import record_run as record_row
 
-    path = resolve_ledger_path(None, config.ledger, project_root=result.project_root)
+    ledgers = resolve_ledgers(config.ledger, config.ledger_url, project_root=result.project_root)
     record = to_run_record(
         result,
         cloud_model=config.cloud_model,
@@ -156,9 +157,5 @@ def record_run(
         summary_characters=handoff_characters,
         batch_id=batch_id,
     )
-    try:
-        with Ledger.open(path) as ledger:
-            ledger.record(record)
-    except (RouteError, OSError) as error:
-        return replace(result, ledger_note=f"could not record the run: {error}"), path
-    return result, path
+    recorded = record_row(record, ledgers)
+    return replace(result, ledger_note=recorded.note), recorded

@@ -7,10 +7,12 @@ of what routing costs: ``handoff_characters``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from route.values import Attempt, RunResult, VerifyResult
+
+if TYPE_CHECKING:
+    from route.accounting.recording import Recorded
 
 # The orchestrator reads at most this much verify output per run (the tail, where errors are).
 JSON_TAIL_LINES = 40
@@ -23,7 +25,7 @@ class RunReport:
     """A finished run: its priced result, where its ledger row went, and a dry run's diff."""
 
     result: RunResult
-    ledger_path: Path | None
+    ledger: Recorded | None  # the local file, and the team ledger when one is configured
     diff: str | None = None  # a dry run's unified diff (code: shown where code is shown)
 
 
@@ -32,7 +34,7 @@ def report_json(
 ) -> dict[str, Any]:
     """The compact JSON of ``report`` (``route gen --json``'s shape): the generated files only
     with ``include_code``, a dry run's ``diff`` unless ``include_diff`` is False."""
-    data = result_to_dict(report.result, include_code=include_code, ledger_path=report.ledger_path)
+    data = result_to_dict(report.result, include_code=include_code, recorded=report.ledger)
     if include_diff and report.diff is not None:
         data["diff"] = report.diff
     return data
@@ -85,7 +87,7 @@ def result_to_dict(
     result: RunResult,
     *,
     include_code: bool = False,
-    ledger_path: Path | None = None,
+    recorded: Recorded | None = None,
 ) -> dict[str, Any]:
     """The compact result: everything an orchestrator needs, no generated code by default."""
     from route.run.pipeline import total_usage
@@ -117,16 +119,26 @@ def result_to_dict(
         "duration_seconds": round(result.duration_seconds, 2),
         "tokens_per_second": round(usage.tokens_per_second, 1),
         "cost": cost_dict(result),
-        "ledger": {
-            "path": str(ledger_path) if ledger_path is not None else None,
-            "recorded": result.ledger_note is None,
-            "note": result.ledger_note,
-        },
+        "ledger": _ledger_dict(result, recorded),
         "warnings": list(result.warnings),
     }
     if include_code:
         data["code"] = _final_code(result)
     return data
+
+
+def _ledger_dict(result: RunResult, recorded: Recorded | None) -> dict[str, Any]:
+    """Where the row went: the local file, and the team ledger when one is configured."""
+    if recorded is None:
+        return {"path": None, "recorded": result.ledger_note is None, "note": result.ledger_note}
+    ledger: dict[str, Any] = {
+        "path": str(recorded.local),
+        "recorded": recorded.recorded,
+        "note": result.ledger_note,
+    }
+    if recorded.team is not None:
+        ledger.update(team=recorded.team, team_recorded=recorded.team_recorded)
+    return ledger
 
 
 def _final_code(result: RunResult) -> dict[str, str]:

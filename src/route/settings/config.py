@@ -65,7 +65,8 @@ class Config:
     protected: tuple[str, ...] = ()  # extra protected path patterns
     scrub_env: tuple[str, ...] = ()  # extra secret variable patterns
     skills_dir: str | None = None
-    ledger: str | None = None
+    ledger: str | None = None  # a file, or a postgresql:// URL (the team ledger)
+    ledger_url: str | None = None  # the team ledger's postgresql:// URL, beside a local `ledger`
     prices: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     power_watts: float | None = None
     price_per_kwh: float | None = None
@@ -82,6 +83,7 @@ ENVIRONMENT_KEYS: Mapping[str, str] = {
     "ROUTE_CLOUD_MODEL": "cloud_model",
     "ROUTE_VERIFY": "verify_command",
     "ROUTE_LEDGER": "ledger",
+    "ROUTE_LEDGER_URL": "ledger_url",
     "OLLAMA_HOST": "host",  # Ollama's own variable: above project files, below --host
 }
 
@@ -333,6 +335,20 @@ def _prices(value: object) -> dict[str, Mapping[str, Any]]:
     return {str(name): entry for name, entry in table.items()}
 
 
+def _ledger(value: object) -> str:
+    """A ledger file or a postgresql:// URL, never one holding a password."""
+    from route.accounting.location import check_ledger_setting
+
+    return check_ledger_setting(_text(value))
+
+
+def _ledger_url(value: object) -> str:
+    """A team ledger's postgresql:// URL, never one holding a password."""
+    from route.accounting.location import check_url
+
+    return check_url(_text(value))
+
+
 _CHECKS: Mapping[str, Check] = {
     "model": _text,
     "backend": _choice(*BACKENDS),
@@ -356,7 +372,8 @@ _CHECKS: Mapping[str, Check] = {
     "protected": _text_list,
     "scrub_env": _text_list,
     "skills_dir": _optional(_text),
-    "ledger": _optional(_text),
+    "ledger": _optional(_ledger),
+    "ledger_url": _optional(_ledger_url),
     "prices": _prices,
     "power_watts": _optional(_bounded(float, least=0)),
     "price_per_kwh": _optional(_bounded(float, least=0)),

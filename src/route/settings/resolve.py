@@ -62,7 +62,7 @@ class RunContext:
         """``--ledger`` or the config's ``ledger`` (made absolute where it was set), else the
         ledger in route's home. Worked out when asked: commands that never touch the ledger
         (``skills``, ``models``) do not load sqlite3 at start-up."""
-        from route.accounting.ledger import resolve_ledger_path
+        from route.accounting.location import resolve_ledger_path
 
         return resolve_ledger_path(
             None, self.config.ledger, project_root=self.project_root, env=self.env
@@ -113,13 +113,16 @@ def resolve_context(
 ) -> RunContext:
     """The run context for a command started in ``cwd``. ``flags`` are config keys the command
     line set (``None``: not given); ``root`` skips the project search (the MCP server's root)."""
+    from route.accounting.location import is_database_url
     from route.settings.config import load_config
 
     environment = os.environ if env is None else env
     project_root = root if root is not None else project_root_for(cwd, project)
     given = dict(flags or {})
-    if given.get("ledger") is not None:  # a flag's relative path: relative to where it was typed
-        given["ledger"] = str(_absolute(str(given["ledger"]), cwd))
+    flag_ledger = given.get("ledger")
+    if flag_ledger is not None and not is_database_url(str(flag_ledger)):
+        # a flag's relative path: relative to where it was typed
+        given["ledger"] = str(_absolute(str(flag_ledger), cwd))
     # (a relative --skills-dir stays as typed, so its messages show it so: the process runs
     # in ``cwd``, which is where it is relative to)
     loaded = load_config(project_root, env=environment, user_file=user_file, overrides=given)
@@ -127,7 +130,11 @@ def resolve_context(
     config = replace(
         config,
         skills_dir=_where_set(config.skills_dir, loaded.bases.get("skills_dir")),
-        ledger=_where_set(config.ledger, loaded.bases.get("ledger")),
+        ledger=(
+            config.ledger
+            if config.ledger and is_database_url(config.ledger)  # a team ledger: not a path
+            else _where_set(config.ledger, loaded.bases.get("ledger"))
+        ),
     )
     return RunContext(
         config=config,
