@@ -457,3 +457,15 @@ def test_gen_with_the_team_ledger_down_says_recorded_locally(
         unshared = local.runs(unshared=True)
     assert len(unshared) == 2
     assert report["run_id"] in {row.run_id for row in unshared}
+
+
+def test_the_settings_resolver_keeps_a_team_ledger_url_as_it_is(tmp_path: Path) -> None:
+    from route.settings.resolve import resolve_context
+
+    url = "postgresql://ana@db.example.com/route_ledger?sslmode=require"
+    env = {"ROUTE_HOME": str(tmp_path / "home")}
+    from_flag = resolve_context(tmp_path, flags={"ledger": url}, env=env)
+    assert from_flag.config.ledger == url
+    assert from_flag.ledger_path == tmp_path / "home" / "ledger.sqlite3"  # the local one
+    (tmp_path / "route.yaml").write_text(f"ledger: {url}\n", encoding="utf-8")
+    assert resolve_context(tmp_path, env=env).config.ledger == url
