@@ -340,6 +340,8 @@ def test_push_command_sends_once_and_says_what_would_go(
     assert dry.exit_code == 0, dry.output
     assert "would push 1 run(s)" in dry.stdout
     assert "cafe" in dry.stdout
+    dry_json = json.loads(invoke("push", "--dry-run", "--json").stdout)
+    assert (dry_json["to_send"], dry_json["added"], dry_json["dry_run"]) == (1, 0, True)
     first = json.loads(invoke("push", "--json").stdout)
     assert (first["added"], first["runs"]) == (1, [offline.run_id])
     second = json.loads(invoke("push", "--json").stdout)

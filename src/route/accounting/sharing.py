@@ -30,9 +30,8 @@ class PushResult:
             "local": str(self.local),
             "team": self.team,
             "dry_run": self.dry_run,
-            "would_add" if self.dry_run else "added": (
-                len(self.to_send) if self.dry_run else self.added
-            ),
+            "to_send": len(self.to_send),
+            "added": self.added,
             "already_there": self.already_there,
             "runs": [record.run_id for record in self.to_send],
         }
