@@ -369,3 +369,10 @@ def test_forget_command_drops_named_rows_and_only_those(
     assert [run["run_id"] for run in left] == [ledger_runs[1].run_id]
     nothing = invoke("forget")
     assert isinstance(nothing.exception, UsageError)
+    for bad in ("all", "last week"):
+        refused = invoke("forget", "--before", bad)
+        assert isinstance(refused.exception, UsageError)
+        assert "--before" in str(refused.exception)
+    assert [run["run_id"] for run in json.loads(invoke("runs", "--json").stdout)["runs"]] == [
+        ledger_runs[1].run_id
+    ]

@@ -80,6 +80,16 @@ def _parse_when(
     return moment.timestamp()
 
 
+def parse_before(text: str, *, now: float, timezone: tzinfo | None = None) -> float:
+    """``cost forget --before``: a date (its start), a date and time, or a duration back."""
+    moment = _parse_when(text, "--before", now=now, timezone=timezone, end_of_day=False)
+    if moment is None:
+        raise UsageError(
+            f"--before needs a date or a duration, not {text!r} — e.g. --before 2026-01-01"
+        )
+    return moment
+
+
 def format_time(moment: float, timezone: tzinfo | None = None) -> str:
     """``2026-11-01 14:03`` in ``timezone`` (default: local)."""
     return datetime.fromtimestamp(moment, timezone).strftime("%Y-%m-%d %H:%M")

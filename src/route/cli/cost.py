@@ -301,7 +301,7 @@ def forget(
 
     config, root = _settings()
     choice = _choose(ledger, team, config, root)
-    cutoff = costs.parse_period(before, None, now=time.time()).since if before else None
+    cutoff = costs.parse_before(before, now=time.time()) if before is not None else None
     result = forget_runs(choice.target, run_ids or [], before=cutoff, dry_run=dry_run)
     if json_output:
         ui.print_json(
