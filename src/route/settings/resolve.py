@@ -113,14 +113,13 @@ def resolve_context(
 ) -> RunContext:
     """The run context for a command started in ``cwd``. ``flags`` are config keys the command
     line set (``None``: not given); ``root`` skips the project search (the MCP server's root)."""
-    from route.accounting.location import is_database_url
     from route.settings.config import load_config
 
     environment = os.environ if env is None else env
     project_root = root if root is not None else project_root_for(cwd, project)
     given = dict(flags or {})
     flag_ledger = given.get("ledger")
-    if flag_ledger is not None and not is_database_url(str(flag_ledger)):
+    if flag_ledger is not None and not _is_team_ledger(str(flag_ledger)):
         # a flag's relative path: relative to where it was typed
         given["ledger"] = str(_absolute(str(flag_ledger), cwd))
     # (a relative --skills-dir stays as typed, so its messages show it so: the process runs
@@ -132,7 +131,7 @@ def resolve_context(
         skills_dir=_where_set(config.skills_dir, loaded.bases.get("skills_dir")),
         ledger=(
             config.ledger
-            if config.ledger and is_database_url(config.ledger)  # a team ledger: not a path
+            if config.ledger and _is_team_ledger(config.ledger)  # a URL, not a path
             else _where_set(config.ledger, loaded.bases.get("ledger"))
         ),
     )
@@ -145,6 +144,12 @@ def resolve_context(
         model=configured_model(config),
         env=environment,
     )
+
+
+def _is_team_ledger(value: str) -> bool:
+    from route.accounting.location import is_database_url
+
+    return is_database_url(value)
 
 
 def _where_set(value: str | None, base: Path | None) -> str | None:
