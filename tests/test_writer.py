@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import pytest
 from route.errors import RouteError, UsageError, WriteConflict, WriteFailed
 from route.prompting.parse import parse_answer
 from route.safety.path_rules import DEFAULT_PROTECTED, normalize_path
+from route.safety.tool_names import verify_tool_names
 from route.safety.writer import apply_plan, plan_writes, render_diff, rollback
 from route.values import EditBlock, FileBlock, FileChange, ParsedAnswer, WritePlan
 
@@ -163,7 +165,38 @@ def test_git_is_refused_even_when_allowed(project: Path, path: str) -> None:
         ".skills/scaffold/SKILL.md",
         ".claude/settings.json",
         ".mcp.json",
-        "route.yaml",
+        "pyproject.toml",
+        "setup.cfg",
+        "setup.py",
+        "tox.ini",
+        "pytest.ini",
+        "conftest.py",
+        "tests/conftest.py",
+        "tests/unit/deep/conftest.py",
+        "noxfile.py",
+        "package.json",
+        "poetry.lock",
+        "uv.lock",
+        "package-lock.json",
+        "Makefile.local",
+        "Justfile",
+        "Taskfile.yml",
+        ".pre-commit-config.yaml",
+        "sitecustomize.py",
+        "usercustomize.py",
+        "evil.pth",
+        "src/hook.pth",
+        ".venv/lib/python3.11/site-packages/x.py",
+        "venv/bin/pytest",
+        "node_modules/jest/index.js",
+        "CLAUDE.md",
+        "AGENTS.md",
+        ".cursorrules",
+        ".cursor/rules/x.mdc",
+        ".vscode/tasks.json",
+        ".vscode/mcp.json",
+        ".gitattributes",
+        ".gitmodules",
     ],
 )
 def test_protected_paths_are_refused_unless_allowed(project: Path, path: str) -> None:
@@ -184,8 +217,37 @@ def test_allowing_a_directory_allows_what_is_under_it(project: Path) -> None:
     assert [change.path for change in plan.changes] == [".github/workflows/ci.yml"]
 
 
-def test_pyproject_and_conftest_are_not_protected() -> None:
-    assert not any(pattern in DEFAULT_PROTECTED for pattern in ("pyproject.toml", "conftest.py"))
+@pytest.mark.parametrize("path", ["route.yaml", "sub/route.yaml", "ROUTE.YAML"])
+def test_route_config_is_refused_even_when_allowed(project: Path, path: str) -> None:
+    plan = plan_writes(files((path, "verify_command: 'true'\n")), project, allow=(path,))
+    assert plan.changes == ()
+    assert "route's own configuration" in plan.refusals[0].reason
+
+
+PYPROJECT = '[project]\nname = "demo"\n\n[tool.route]\nverify_command = "make verify"\n'
+
+
+def test_tool_route_table_is_never_model_writable(project: Path) -> None:
+    (project / "pyproject.toml").write_text(PYPROJECT)
+    injected = PYPROJECT.replace('"make verify"', '"true"') + 'api_key_env = "GITHUB_TOKEN"\n'
+    blocks = (
+        files(("pyproject.toml", injected)),
+        edits(("pyproject.toml", '"make verify"', '"true"')),
+        files(("sub/pyproject.toml", '[tool.route]\nverify_command = "true"\n')),
+    )
+    for answer in blocks:
+        plan = plan_writes(answer, project, allow=("pyproject.toml", "sub"), force=True)
+        assert plan.changes == (), answer
+        assert "[tool.route]" in plan.refusals[0].reason
+    # The rest of pyproject.toml may change when the user allows it.
+    other = PYPROJECT.replace('"demo"', '"renamed"')
+    plan = plan_writes(
+        files(("pyproject.toml", other)),
+        project,
+        allow=("pyproject.toml",),
+        modifiable=("pyproject.toml",),
+    )
+    assert [change.path for change in plan.changes] == ["pyproject.toml"]
 
 
 def test_extra_protected_patterns_from_the_caller(project: Path) -> None:
@@ -361,7 +423,9 @@ def test_root_must_be_a_directory(tmp_path: Path) -> None:
 
 
 def test_edit_applies_when_the_search_text_occurs_once(project: Path) -> None:
-    plan = plan_writes(edits(("src/app.py", "y = 2\n", "y = 3\n")), project)
+    plan = plan_writes(
+        edits(("src/app.py", "y = 2\n", "y = 3\n")), project, modifiable=("src/app.py",)
+    )
     assert plan.changes == (
         FileChange("src/app.py", "modify", b"x = 1\ny = 2\n", b"x = 1\ny = 3\n"),
     )
@@ -372,6 +436,7 @@ def test_edits_apply_in_order_on_the_updated_text(project: Path) -> None:
     plan = plan_writes(
         edits(("src/app.py", "y = 2\n", "y = 3\n"), ("src/app.py", "x = 1\ny = 3\n", "z = 0\n")),
         project,
+        modifiable=("src/app.py",),
     )
     assert plan.changes[0].after == b"z = 0\n"
 
@@ -388,7 +453,9 @@ def test_edit_that_does_not_match_exactly_once_fails_naming_file_and_block(
     project: Path, search: str, expected: str
 ) -> None:
     plan = plan_writes(
-        edits(("src/app.py", "x = 1\n", "x = 5\n"), ("src/app.py", search, "q\n")), project
+        edits(("src/app.py", "x = 1\n", "x = 5\n"), ("src/app.py", search, "q\n")),
+        project,
+        modifiable=("src/app.py",),
     )
     assert len(plan.failures) == 1
     assert plan.failures[0].startswith(expected)
@@ -404,17 +471,26 @@ def test_edit_of_a_missing_file(project: Path) -> None:
     )
 
 
-def test_edit_needs_no_context_and_respects_protection(project: Path) -> None:
-    plan = plan_writes(edits(("Makefile", "pytest", "true"), ("src/app.py", "x", "w")), project)
+def test_edit_needs_context_or_target_and_respects_protection(project: Path) -> None:
+    answer = edits(("Makefile", "pytest", "true"), ("src/app.py", "x", "w"))
+    plan = plan_writes(answer, project, modifiable=("src/app.py",))
     assert [change.path for change in plan.changes] == ["src/app.py"]
     assert plan.refusals[0].path == "Makefile"
+    # Without -c or --target, an existing file is not the model's to edit.
+    plan = plan_writes(answer, project)
+    assert plan.changes == ()
+    assert [refusal.path for refusal in plan.refusals] == ["Makefile", "src/app.py"]
+    assert "SEARCH/REPLACE edits apply only to those" in plan.refusals[1].reason
+    assert plan_writes(answer, project, force=True).changes[0].path == "src/app.py"
 
 
 def test_edit_of_a_crlf_file_and_of_a_file_without_final_newline(project: Path) -> None:
     (project / "win.txt").write_bytes(b"one\r\ntwo\r\n")
     (project / "tail.txt").write_bytes(b"first\nlast")
     plan = plan_writes(
-        edits(("win.txt", "two\n", "2\n"), ("tail.txt", "last\n", "LAST\n")), project
+        edits(("win.txt", "two\n", "2\n"), ("tail.txt", "last\n", "LAST\n")),
+        project,
+        modifiable=("win.txt", "tail.txt"),
     )
     assert [(change.path, change.after) for change in plan.changes] == [
         ("win.txt", b"one\r\n2\r\n"),
@@ -433,7 +509,7 @@ def test_edit_after_a_whole_file_block_of_the_same_answer(project: Path) -> None
 
 def test_non_utf8_file_cannot_be_edited(project: Path) -> None:
     (project / "latin.txt").write_bytes(b"caf\xe9\n")
-    plan = plan_writes(edits(("latin.txt", "caf", "tea")), project)
+    plan = plan_writes(edits(("latin.txt", "caf", "tea")), project, modifiable=("latin.txt",))
     assert plan.failures == (
         "latin.txt: SEARCH/REPLACE block 1: the file is not UTF-8 text, it cannot be edited",
     )
@@ -444,7 +520,7 @@ def test_parsed_answer_to_plan_end_to_end(project: Path) -> None:
         "Here you go.\n\nsrc/app.py\n```python\n<<<<<<< SEARCH\ny = 2\n=======\ny = 20\n"
         ">>>>>>> REPLACE\n```\n\nsrc/util.py\n```python\ndef helper():\n    return 1\n```\n"
     )
-    plan = plan_writes(parse_answer(answer), project)
+    plan = plan_writes(parse_answer(answer), project, modifiable=("src/app.py",))
     apply_plan(plan, project)
     assert (project / "src" / "app.py").read_text() == "x = 1\ny = 20\n"
     assert (project / "src" / "util.py").read_text() == "def helper():\n    return 1\n"
@@ -568,7 +644,7 @@ def test_render_diff_shows_changes_refusals_and_failures(project: Path) -> None:
             EditBlock("tail.txt", "no newline\n", "with newline\n"),
         ),
     )
-    plan = plan_writes(answer, project)
+    plan = plan_writes(answer, project, modifiable=("src/app.py", "tail.txt"))
     before = tree(project)
     diff = render_diff(plan, "project")
     assert tree(project) == before
@@ -606,3 +682,62 @@ def test_placeholder_paths_copied_from_the_prompt_are_refused(tmp_path: Path) ->
     plan = plan_writes(parsed, tmp_path)
     assert not plan.changes
     assert "placeholder" in plan.refusals[0].reason
+
+
+# --------------------------------------------------------------------------- shadowing
+
+
+@pytest.mark.parametrize(
+    "path", ["pytest.py", "ruff.py", "unittest.py", "mypy/__init__.py", "src/json.py", "black.py"]
+)
+def test_a_new_top_level_module_named_like_a_tool_is_refused(project: Path, path: str) -> None:
+    names = verify_tool_names(project)
+    plan = plan_writes(files((path, "raise SystemExit(0)\n")), project, tool_names=names)
+    assert plan.changes == ()
+    assert "would replace the tool or standard-library module" in plan.refusals[0].reason
+    allowed = plan_writes(files((path, "x = 1\n")), project, tool_names=names, allow=(path,))
+    assert [change.path for change in allowed.changes] == [path]
+
+
+def test_tool_names_are_derived_not_hand_picked(project: Path) -> None:
+    names = verify_tool_names(project)
+    assert {"unittest", "json", "pytest", "ruff", "mypy", "black"} <= names
+    assert names >= set(sys.stdlib_module_names) - {"test"}
+    # Ordinary folder names of a project's own code are never a tool's name.
+    assert not {"app", "tests", "src"} & names
+    # Deeper modules, and the project's own packages, are not shadowing anything.
+    plan = plan_writes(
+        files(("app/json.py", "x = 1\n"), ("app/__init__.py", ""), ("tests/test_x.py", "")),
+        project,
+        tool_names=names,
+    )
+    assert plan.refusals == ()
+
+
+def test_tool_names_include_what_the_project_venv_installs(project: Path) -> None:
+    site = project / ".venv" / "lib" / "python3.11" / "site-packages"
+    (site / "fancytool-1.0.dist-info").mkdir(parents=True)
+    (project / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (site / "fancytool-1.0.dist-info" / "top_level.txt").write_text("fancytool\n")
+    (site / "fancytool-1.0.dist-info" / "entry_points.txt").write_text(
+        "[console_scripts]\nfancy-check = fancytool.cli:main\n"
+    )
+    (site / "recorded-2.0.dist-info").mkdir()
+    (site / "recorded-2.0.dist-info" / "RECORD").write_text(
+        "recorded/__init__.py,,\nrecorded_single.py,,\nrecorded-2.0.dist-info/METADATA,,\n"
+    )
+    names = verify_tool_names(project)
+    assert {"fancytool", "fancy_check", "recorded", "recorded_single"} <= names
+
+
+def test_a_package_shadowing_an_existing_module_needs_force(project: Path) -> None:
+    (project / "src" / "service.py").write_text("def real(): ...\n")
+    (project / "src" / "pkg").mkdir()
+    (project / "src" / "pkg" / "__init__.py").write_text("")
+    answer = files(("src/service/__init__.py", "def fake(): ...\n"), ("src/pkg.py", "x = 1\n"))
+    plan = plan_writes(answer, project)
+    assert plan.changes == ()
+    assert [refusal.path for refusal in plan.refusals] == ["src/service/__init__.py", "src/pkg.py"]
+    assert "would shadow the existing src/service.py" in plan.refusals[0].reason
+    assert "would shadow the existing src/pkg/__init__.py" in plan.refusals[1].reason
+    assert len(plan_writes(answer, project, force=True).changes) == 2

@@ -13,7 +13,8 @@ Path rules (each refusal says why, and how to allow it when that is possible):
 - refused: paths whose existing parent is a file, paths through a symbolic link that resolves
   outside the root, a symbolic link as the target itself (route never writes through links),
   directories and special files as targets;
-- ``.git`` (any component, any case) is refused always, even when named in ``allow``;
+- ``.git`` (any component, any case) and route's own configuration (``route.yaml``) are refused
+  always, even when named in ``allow``;
 - protected paths (``DEFAULT_PROTECTED`` plus the caller's) are refused unless named in
   ``allow``, because ``make verify`` runs project code and the model must not be able to
   rewrite what verify executes.
@@ -31,10 +32,50 @@ from pathlib import Path
 
 DEFAULT_PROTECTED: tuple[str, ...] = (
     # The verify entry point and what it includes.
-    "Makefile",
-    "makefile",
+    "Makefile*",
     "GNUmakefile",
     "*.mk",
+    "Justfile",
+    ".justfile",
+    "Taskfile*",
+    # What configures or replaces the checks verify runs.
+    "pyproject.toml",
+    "setup.cfg",
+    "setup.py",
+    "tox.ini",
+    "pytest.ini",
+    "conftest.py",
+    "noxfile.py",
+    "mypy.ini",
+    ".mypy.ini",
+    "ruff.toml",
+    ".ruff.toml",
+    ".flake8",
+    ".pylintrc",
+    "pylintrc",
+    ".coveragerc",
+    ".pre-commit-config.yaml",
+    "sitecustomize.py",
+    "usercustomize.py",
+    "*.pth",
+    "package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "pnpm-lock.yaml",
+    "*.lock",
+    "tsconfig*.json",
+    "jest.config.*",
+    "vitest.config.*",
+    ".eslintrc*",
+    "eslint.config.*",
+    "Cargo.toml",
+    "build.rs",
+    "go.mod",
+    "go.sum",
+    # Virtual environments and installed packages (what verify imports and runs).
+    ".venv/**",
+    "venv/**",
+    "node_modules/**",
     # Continuous integration.
     ".ci/**",
     ".github/**",
@@ -55,20 +96,37 @@ DEFAULT_PROTECTED: tuple[str, ...] = (
     "id_dsa*",
     "id_ecdsa*",
     "id_ed25519*",
-    # Agent and route configuration.
+    # What steers the calling agent, its editor and git.
+    "CLAUDE.md",
+    "AGENTS.md",
+    "GEMINI.md",
+    ".cursorrules",
+    ".cursor/**",
+    ".windsurfrules",
+    ".clinerules",
+    ".vscode/**",
+    ".idea/**",
+    ".gitattributes",
+    ".gitmodules",
     ".skills/**",
     ".claude/**",
     ".mcp.json",
-    "route.yaml",
 )
 """Glob patterns refused unless named with ``--allow``, matched case-insensitively.
 
 A pattern without ``/`` matches the name of the file or of any parent directory, at any depth
-(``*.pem`` protects ``certs/server.pem``); a pattern with ``/`` is anchored at the root; a
-trailing ``/**`` means the directory and everything below it. ``pyproject.toml``, ``setup.cfg``,
-``tox.ini`` and ``conftest.py`` are deliberately not protected: they are ordinary project code
-that generated modules often need to touch, and every change shows in the diff and the report.
+(``*.pem`` protects ``certs/server.pem``, ``conftest.py`` protects ``tests/conftest.py``); a
+pattern with ``/`` is anchored at the root; a trailing ``/**`` means the directory and everything
+below it. Everything that decides what verify runs and how is here (the Makefile, tool
+configuration such as ``pyproject.toml`` and ``pytest.ini``, ``conftest.py``, startup hooks such
+as ``*.pth`` and ``sitecustomize.py``, virtual environments), because a model that can change
+them can make a failing check report success. So are the files that steer the calling agent
+(``CLAUDE.md``, ``AGENTS.md``, editor settings) and git (``.gitattributes``, ``.gitmodules``).
 """
+
+ROUTE_CONFIG_NAMES = frozenset({"route.yaml"})
+"""route's own configuration files: never written by the model, even with ``--allow`` (the
+``[tool.route]`` table of a ``pyproject.toml`` is guarded by the writer the same way)."""
 
 MAX_COMPONENT_BYTES = 255
 MAX_PATH_BYTES = 4096
@@ -172,7 +230,8 @@ def _pattern_matches(pattern: str, relative: str) -> bool:
     return False
 
 
-def _allowed(relative: str, allow: Sequence[str]) -> bool:
+def is_allowed(relative: str, allow: Sequence[str]) -> bool:
+    """Whether ``relative`` is named (or matched) by an ``--allow`` entry."""
     return any(_pattern_matches(entry, relative) for entry in allow)
 
 
@@ -221,12 +280,15 @@ def target_paths(
 
 
 def protection_reason(relative: str, protected: Sequence[str], allow: Sequence[str]) -> str | None:
-    """Why ``relative`` may not be written whatever the model says (``.git``, or a protected
-    pattern not named in ``allow``), or None when the rules let it through."""
+    """Why ``relative`` may not be written whatever the model says (``.git``, route's own
+    configuration, or a protected pattern not named in ``allow``), or None when the rules let it
+    through."""
     if _is_git(relative):
         return "inside .git/: route never writes there"
+    if relative.rsplit("/", 1)[-1].casefold() in ROUTE_CONFIG_NAMES:
+        return "route's own configuration: the model never writes it"
     matched = next((pattern for pattern in protected if _pattern_matches(pattern, relative)), None)
-    if matched is not None and not _allowed(relative, allow):
+    if matched is not None and not is_allowed(relative, allow):
         return (
             f"protected (matches {matched!r}); pass --allow {relative} to let the model change it"
         )
@@ -301,3 +363,48 @@ def safe_target(relative: str, root: Path) -> Path:
     if target.is_symlink():
         raise ValueError("is a symbolic link")
     return target
+
+
+# --------------------------------------------------------------------------- shadowing
+
+
+def top_level_module(relative: str) -> str | None:
+    """The module name ``relative`` defines at the top of an import path (the project root or
+    ``src/``): ``pytest.py`` and ``pytest/__init__.py`` both give ``pytest``; else None."""
+    parts = relative.split("/")
+    if len(parts) > 1 and parts[0] == "src":
+        parts = parts[1:]
+    if len(parts) == 1 and parts[0].endswith(".py"):
+        return parts[0][:-3]
+    if len(parts) == 2 and parts[1] == "__init__.py":
+        return parts[0]
+    return None
+
+
+def tool_shadow_reason(relative: str, tool_names: Collection[str]) -> str | None:
+    """Why ``relative`` may not be created: a top-level module named like a tool or
+    standard-library module verify may run (``pytest.py`` replaces pytest under ``python -m``)."""
+    name = top_level_module(relative)
+    if name is None or name not in tool_names:
+        return None
+    return (
+        f"a top-level module named {name!r} would replace the tool or standard-library module "
+        f"verify may run; pass --allow {relative} if that is intended"
+    )
+
+
+def package_shadow_reason(relative: str, root: Path) -> str | None:
+    """Why creating ``relative`` would hide or replace an existing module: ``x/__init__.py``
+    beside an existing ``x.py``, or ``x.py`` beside an existing ``x/__init__.py``."""
+    if relative.endswith("/__init__.py"):
+        sibling = relative[: -len("/__init__.py")] + ".py"
+    elif relative.endswith(".py"):
+        sibling = relative[:-3] + "/__init__.py"
+    else:
+        return None
+    if not (root / sibling).is_file():
+        return None
+    return (
+        f"would shadow the existing {sibling} (a module and a package of the same name); "
+        "pass --force to let the model do that"
+    )

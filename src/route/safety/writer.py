@@ -9,9 +9,13 @@ applied plan later (``--rollback``).
 Path rules (``normalize_path``, protected patterns, symbolic links) live in
 ``route.safety.path_rules``; every path goes through them before anything is planned.
 
-Content rules: a whole-file block replaces an existing file only when its path is in
-``modifiable`` (context files, files route wrote earlier in the run) or with ``force``;
-SEARCH/REPLACE edits need neither, they name the exact text they change. Content with a NUL
+Content rules: a whole-file block replaces, and a SEARCH/REPLACE block edits, an existing file
+only when its path is in ``modifiable`` (context files, targets, files route wrote earlier in the
+run) or with ``force``. A new file may not shadow what verify runs: a top-level module named
+like a tool or standard-library module (``pytest.py``; ``--allow`` overrides) or a module beside
+a package of the same name (``x.py`` and ``x/__init__.py``; ``--force`` overrides). The
+``[tool.route]`` table of a ``pyproject.toml`` is route's own configuration: a change to it is
+refused even when ``pyproject.toml`` is allowed. Content with a NUL
 byte, text that is not valid UTF-8, or above ``max_file_bytes`` is refused. Whole-file content
 is kept as written except that a final newline is added when missing (an empty file stays
 empty), and an existing file that uses CRLF line ends keeps them. Content identical to the disk
@@ -40,10 +44,13 @@ from route.safety.path_rules import (
     Target,
     clean_entries,
     inspect_target,
+    is_allowed,
     normalize_path,
+    package_shadow_reason,
     prefixes,
     protection_reason,
     safe_target,
+    tool_shadow_reason,
 )
 from route.values import (
     ChangeKind,
@@ -71,6 +78,10 @@ class _Rules:
     force: bool
     protected: tuple[str, ...]
     max_file_bytes: int
+    tool_names: frozenset[str]
+
+    def allow_entry(self, relative: str) -> bool:
+        return is_allowed(relative, self.allow)
 
 
 class _Planner:
@@ -121,6 +132,17 @@ class _Planner:
     def _protection(self, relative: str) -> str | None:
         return protection_reason(relative, self.rules.protected, self.rules.allow)
 
+    def creation_reason(self, target: Target) -> str | None:
+        """Why a new file at ``target`` would shadow something verify runs, or None."""
+        if target.before is not None:
+            return None
+        reason = tool_shadow_reason(target.relative, self.rules.tool_names)
+        if reason is not None and not self.rules.allow_entry(target.relative):
+            return reason
+        if not self.rules.force:
+            return package_shadow_reason(target.relative, self.rules.root)
+        return None
+
     def content_reason(self, text: str) -> str | None:
         if "\x00" in text:
             return "binary-looking content (NUL bytes): route writes text files only"
@@ -145,8 +167,11 @@ def plan_writes(
     force: bool = False,
     protected: Sequence[str] = DEFAULT_PROTECTED,
     max_file_bytes: int = 1_000_000,
+    tool_names: Collection[str] = (),
 ) -> WritePlan:
-    """Validate every path and apply every edit in memory; write nothing.
+    """Validate every path and apply every edit in memory; write nothing. ``tool_names``
+    (``route.safety.tool_names.verify_tool_names``) are the module names a new top-level module
+    may not take.
 
     Raises ``UsageError`` only when ``root`` is not a directory; everything the model got wrong
     becomes a refusal or a failure in the plan.
@@ -159,6 +184,7 @@ def plan_writes(
         force=force,
         protected=tuple(protected),
         max_file_bytes=max_file_bytes,
+        tool_names=frozenset(tool_names),
     )
     planner = _Planner(rules)
     for block in _last_blocks(parsed.files):
@@ -240,6 +266,10 @@ def _plan_file(block: FileBlock, planner: _Planner) -> None:
                 "exists; pass it with -c/--context or use --force to let the model replace it",
             )
             return
+    reason = planner.creation_reason(target) or _route_config_reason(target, text)
+    if reason is not None:
+        planner.refuse(block.path, reason)
+        return
     planner.texts[target.relative] = text
 
 
@@ -276,6 +306,13 @@ def _plan_edit(edit: EditBlock, planner: _Planner, numbers: dict[str, int]) -> N
     numbers[relative] = numbers.get(relative, 0) + 1
     label = f"{relative}: SEARCH/REPLACE block {numbers[relative]}"
     current = planner.texts.get(relative)
+    if current is None and target.before is not None and not _may_replace(target, planner.rules):
+        planner.refuse(
+            edit.path,
+            "exists and was neither given with -c/--context nor named as a target: "
+            "SEARCH/REPLACE edits apply only to those (or use --force)",
+        )
+        return
     if current is None and target.before is not None:
         try:
             current = target.before.decode("utf-8")
@@ -286,11 +323,38 @@ def _plan_edit(edit: EditBlock, planner: _Planner, numbers: dict[str, int]) -> N
     if problem is not None:
         planner.failures.append(f"{label} {problem}")
         return
-    reason = planner.content_reason(result)
+    reason = planner.content_reason(result) or _route_config_reason(target, result)
+    if reason is None and current is None:
+        reason = planner.creation_reason(target)
     if reason is not None:
         planner.refuse(edit.path, reason)
         return
     planner.texts[relative] = result
+
+
+def _route_config_reason(target: Target, text: str) -> str | None:
+    """A change to the ``[tool.route]`` table of a ``pyproject.toml`` (route's own settings:
+    the verify command, the API key variable, ...) is refused, whatever ``--allow`` says."""
+    if target.relative.rsplit("/", 1)[-1].casefold() != "pyproject.toml":
+        return None
+    before = _route_table(target.before.decode("utf-8", errors="replace") if target.before else "")
+    after = _route_table(text)
+    if after == before:
+        return None
+    return "changes [tool.route], route's own configuration: the model never writes it"
+
+
+def _route_table(text: str) -> object:
+    """The ``[tool.route]`` table of a pyproject text; None when absent or when the text is not
+    valid TOML (route then reads no settings from it)."""
+    import tomllib
+
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return None
+    tool = data.get("tool")
+    return tool.get("route") if isinstance(tool, dict) else None
 
 
 def _apply_edit(current: str | None, search: str, replace: str) -> tuple[str, str | None]:
