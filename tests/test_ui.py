@@ -2,8 +2,10 @@ from __future__ import annotations
 
 import io
 
-from route.ui import LiveView, plain_table
-from route.values import Completion, Usage
+import pytest
+
+from route.ui import LiveView, escape_terminal, plain_table, print_error, print_warning
+from route.values import Attempt, Completion, ParsedAnswer, Refusal, Usage, WritePlan
 
 
 class Clock:
@@ -87,3 +89,48 @@ def test_pull_progress_view_renders_a_bar(capsys: object) -> None:
     captured = capsys.readouterr()  # type: ignore[attr-defined]
     assert "qwen2.5-coder:7b" in captured.err
     assert "pulling 2ae6f6" in captured.err
+
+
+# --------------------------------------------------------------------------- terminal safety
+
+HOSTILE = "ok\x1b]52;c;ZWNobyBwd25lZA==\x07\x1b[2J\rroute: success\u202etxt.py\x9b31m\x00"
+
+
+def test_escape_terminal_makes_every_control_character_visible() -> None:
+    escaped = escape_terminal(HOSTILE)
+    assert escaped == (
+        "ok\\x1b]52;c;ZWNobyBwd25lZA==\\x07\\x1b[2J\\x0droute: success\\u202etxt.py\\x9b31m\\x00"
+    )
+    assert all(character.isprintable() for character in escaped)
+    assert escape_terminal("a\nb\tc") == "a\\x0ab\\x09c"
+    assert escape_terminal("a\nb\tc\x1b", multiline=True) == "a\nb\tc\\x1b"
+    assert escape_terminal("café — ✓ 日本") == "café — ✓ 日本"
+
+
+def test_live_view_escapes_streamed_text_refusals_and_failures() -> None:
+    text, status = io.StringIO(), io.StringIO()
+    view = LiveView(model="m", text_stream=text, status_stream=status, clock=Clock())
+    view.attempt_started(1, 1)
+    view.text("x.py\n\x1b[2J")
+    view.text("```\n")
+    view.generation_finished(finished("x"))
+    view.verify_started("make\x1b[2J verify")
+    plan = WritePlan(refusals=(Refusal("evil\x1b]52;c;x\x07.py", "bad \x1b[31m"),))
+    view.attempt_finished(
+        Attempt(1, finished("x"), ParsedAnswer(), plan, False, None, failure="f\rroute: success")
+    )
+    shown = text.getvalue() + status.getvalue()
+    assert "\x1b[2J" not in shown and "\x1b]52" not in shown and "\rroute" not in shown
+    assert "x.py\n\\x1b[2J```\n" in text.getvalue()
+    assert "refused evil\\x1b]52;c;x\\x07.py: bad \\x1b[31m" in status.getvalue()
+    assert "✗ f\\x0droute: success" in status.getvalue()
+
+
+def test_error_and_warning_lines_are_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    print_error("cannot write \x1b[2Jx.py\nroute: success")
+    print_warning("\x1b]52;c;x\x07")
+    err = capsys.readouterr().err
+    assert err == (
+        "route: error: cannot write \\x1b[2Jx.py\\x0aroute: success\n"
+        "route: warning: \\x1b]52;c;x\\x07\n"
+    )

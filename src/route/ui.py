@@ -19,6 +19,41 @@ if TYPE_CHECKING:
     from route.values import Attempt, Completion
 
 
+def escape_terminal(text: str, *, multiline: bool = False) -> str:
+    """``text`` with every control and invisible formatting character shown as an escape
+    (``\\x1b``, ``\\u202e``), so that nothing a model, a file name or verify output holds can
+    move the cursor, clear the screen, set the clipboard or reorder a line. With ``multiline``,
+    newlines and tabs are kept (streamed code, verify output); otherwise they are escaped too.
+    Use it for every string that did not come from route itself."""
+    return text.translate(_MULTILINE_ESCAPES if multiline else _LINE_ESCAPES)
+
+
+class _Escapes(dict[int, str]):
+    """A ``str.translate`` table computed on demand: control (Cc), format (Cf) and line or
+    paragraph separator characters become visible escapes; everything else stays."""
+
+    def __init__(self, keep: str) -> None:
+        super().__init__()
+        self._keep = frozenset(map(ord, keep))
+
+    def __missing__(self, code: int) -> str:
+        import unicodedata
+
+        character = chr(code)
+        if code in self._keep or unicodedata.category(character) not in ("Cc", "Cf", "Zl", "Zp"):
+            escaped = character
+        elif code < 0x100:
+            escaped = f"\\x{code:02x}"
+        else:
+            escaped = f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+        self[code] = escaped
+        return escaped
+
+
+_LINE_ESCAPES = _Escapes("")
+_MULTILINE_ESCAPES = _Escapes("\n\t")
+
+
 def is_terminal(stream: TextIO | None = None) -> bool:
     stream = stream if stream is not None else sys.stdout
     if os.environ.get("ROUTE_FORCE_TERMINAL") == "1":
@@ -37,11 +72,11 @@ def print_text(text: str = "", *, err: bool = False) -> None:
 
 def print_error(message: str) -> None:
     """One line on stderr: what failed and what to do next."""
-    print_text(f"route: error: {message}", err=True)
+    print_text(f"route: error: {escape_terminal(message)}", err=True)
 
 
 def print_warning(message: str) -> None:
-    print_text(f"route: warning: {message}", err=True)
+    print_text(f"route: warning: {escape_terminal(message)}", err=True)
 
 
 def print_json(value: Any) -> None:
@@ -173,22 +208,24 @@ class LiveView:
         )
 
     def verify_started(self, command: str) -> None:
-        self._line(f"   verifying: {command}")
+        self._line(f"   verifying: {escape_terminal(command)}")
 
     def attempt_finished(self, attempt: Attempt) -> None:
         for refusal in attempt.plan.refusals:
-            self._line(f"   refused {refusal.path}: {refusal.reason}")
+            self._line(
+                f"   refused {escape_terminal(refusal.path)}: {escape_terminal(refusal.reason)}"
+            )
         if attempt.failure:
-            self._line(f"   ✗ {attempt.failure}")
+            self._line(f"   ✗ {escape_terminal(attempt.failure)}")
         elif attempt.verify is not None and not attempt.verify.skipped_reason:
             self._line("   ✓ verify passed")
 
     def notice(self, message: str) -> None:
-        self._line(f"   {message}")
+        self._line(f"   {escape_terminal(message)}")
 
     # drawing -----------------------------------------------------------------------------
     def _write_text(self, text: str) -> None:
-        _write(self._text, text)
+        _write(self._text, escape_terminal(text, multiline=True))
 
     def _line(self, text: str) -> None:
         if not self._show_status:
@@ -263,7 +300,7 @@ def render_run_report(report: RunReport, *, plain: bool | None = None) -> None:
     if final is not None and not final.passed:
         lines.extend(_verify_tail(final.output_tail))
     lines.extend(f"  warning: {warning}" for warning in result.warnings)
-    print_text("\n".join(lines), err=True)
+    _print_lines(lines)
     usage = total_usage(result)
     figures = {
         "tokens": {"prompt": usage.prompt_tokens, "output": usage.output_tokens},
@@ -282,13 +319,19 @@ def _print_ledger_line(report: RunReport) -> None:
     run = f"(run {report.result.run_id[:8]})"
     note = report.result.ledger_note
     if not recorded.recorded:
-        print_text(f"  ledger: NOT recorded ({note}): {recorded.local} {run}", err=True)
+        _print_lines([f"  ledger: NOT recorded ({note}): {recorded.local} {run}"])
     elif note:  # a team ledger that was down, or a local file that failed
-        print_text(f"  ledger: {note} {run}", err=True)
+        _print_lines([f"  ledger: {note} {run}"])
     elif recorded.team is not None:
-        print_text(f"  ledger: recorded in {recorded.team} and {recorded.local} {run}", err=True)
+        _print_lines([f"  ledger: recorded in {recorded.team} and {recorded.local} {run}"])
     else:
-        print_text(f"  ledger: recorded in {recorded.local} {run}", err=True)
+        _print_lines([f"  ledger: recorded in {recorded.local} {run}"])
+
+
+def _print_lines(lines: Sequence[str]) -> None:
+    """Report lines on stderr, each escaped: paths, messages and verify output come from the
+    model and the project, and none of them may draw on the terminal or fake a line."""
+    print_text("\n".join(escape_terminal(line) for line in lines), err=True)
 
 
 def _round_verdict(verify: dict[str, Any]) -> str:
@@ -458,7 +501,7 @@ class BatchView:
                 self._generation_started[task_id] = self._clock()
                 self._chunks[task_id] = 0
             self._states[task_id] = state
-            self._details[task_id] = " ".join(detail.split())
+            self._details[task_id] = escape_terminal(" ".join(detail.split()))
             if not self._live and state in BATCH_FINISHED_STATES:
                 self._write(f"route batch: {task_id}: {state} — {self._details[task_id]}\n")
             self._draw(force=True)
@@ -476,6 +519,7 @@ class BatchView:
             self._draw(force=True)
 
     def notice(self, message: str) -> None:
+        message = escape_terminal(message)
         with self._lock:
             if self._live:
                 self._notices.append(message)
@@ -570,7 +614,7 @@ def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) ->
     if last is not None and not last["passed"]:
         lines.extend(_verify_tail(last.get("output_tail")))
     lines.extend(f"  failover: {note}" for note in report["failover"])
-    print_text("\n".join(lines), err=True)
+    _print_lines(lines)
     _print_cost_table(report, "batch cost (cloud figures are estimates)", "plan", plain)
     ledgers = [task["ledger"] for task in report["tasks"] if task.get("ledger")]
     if ledgers:
