@@ -195,6 +195,12 @@ class VerifyResult:
     duration_seconds: float
     timed_out: bool = False
     skipped_reason: str | None = None  # "no Makefile", "--no-verify", ... (passed is True then)
+    # The tamper check: paths verify changed that it must not (restored where possible; then
+    # ``passed`` is False), and those that could not be restored, one line each.
+    tampered: tuple[str, ...] = ()
+    unrestored: tuple[str, ...] = ()
+    sandbox: str | None = None  # with --sandbox: "isolated" or "unavailable"
+    redactions: int = 0  # secrets replaced in ``output_tail`` before anyone sees it
 
 
 # --------------------------------------------------------------------------- run
@@ -204,7 +210,8 @@ RunStatus = Literal[
     "success",  # verify passed (or was skipped) and files were written
     "verify_failed",  # verify still failing after all attempts
     "no_files",  # no usable file blocks in any attempt
-    "refused",  # everything the model proposed was refused as unsafe
+    "refused",  # the model's answer was refused as unsafe (nothing of it written)
+    "tampered",  # verify changed files it must not (restored where possible): not a success
     "backend_error",
     "interrupted",
     "dry_run",

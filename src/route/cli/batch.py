@@ -83,8 +83,9 @@ def command(
         bool, typer.Option("--force", help="Allow replacing existing files not given as context.")
     ] = False,
     allow: options.AllowOption = None,
-    keep_env: options.KeepEnvOption = False,
+    keep_env: options.KeepEnvOption = None,
     sandbox: options.SandboxOption = False,
+    sandbox_best_effort: options.SandboxBestEffortOption = False,
     json_output: options.JsonOutputOption = False,
     include_code: options.IncludeCodeOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No live display.")] = False,
@@ -124,8 +125,8 @@ def command(
     endpoints = _endpoints(config, tuple(endpoint or ()), parallel, one_server=one_server)
     choices = RunChoices(
         verify=not no_verify,
-        keep_env=keep_env,
-        sandbox=sandbox,
+        keep_env=tuple(keep_env or ()),
+        sandbox=options.sandbox_mode(sandbox, sandbox_best_effort),
         allow=tuple(allow or ()),
         force=force,
         dry_run=dry_run,

@@ -98,8 +98,9 @@ def gen(
         bool,
         typer.Option("--rollback", help="Restore the previous files if the final verify fails."),
     ] = False,
-    keep_env: options.KeepEnvOption = False,
+    keep_env: options.KeepEnvOption = None,
     sandbox: options.SandboxOption = False,
+    sandbox_best_effort: options.SandboxBestEffortOption = False,
     json_output: options.JsonOutputOption = False,
     include_code: options.IncludeCodeOption = False,
     quiet: Annotated[
@@ -143,8 +144,8 @@ def gen(
     config = resolved.config
     choices = RunChoices(
         verify=not no_verify,
-        keep_env=keep_env,
-        sandbox=sandbox,
+        keep_env=tuple(keep_env or ()),
+        sandbox=options.sandbox_mode(sandbox, sandbox_best_effort),
         allow=tuple(allow or ()),
         force=force,
         dry_run=dry_run,

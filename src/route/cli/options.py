@@ -8,7 +8,7 @@ Only typer and the standard library are imported here (``route --help`` stays fa
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 
@@ -33,10 +33,28 @@ AllowOption = Annotated[
     typer.Option("--allow", help="Let the model write this protected path. Repeatable."),
 ]
 KeepEnvOption = Annotated[
-    bool, typer.Option("--keep-env", help="Do not remove secrets from verify's environment.")
+    list[str] | None,
+    typer.Option(
+        "--keep-env",
+        metavar="NAME",
+        help="Keep this variable in verify's environment although it looks like a secret "
+        "(its value is still redacted from verify's output). Repeatable.",
+    ),
 ]
 SandboxOption = Annotated[
-    bool, typer.Option("--sandbox", help="Run verify without network access (Linux).")
+    bool,
+    typer.Option(
+        "--sandbox",
+        help="Run verify isolated (Linux: own network with only loopback, own PID namespace); "
+        "exit 2 where this system cannot.",
+    ),
+]
+SandboxBestEffortOption = Annotated[
+    bool,
+    typer.Option(
+        "--sandbox-best-effort",
+        help="Like --sandbox, but where verify cannot be isolated run it anyway and warn.",
+    ),
 ]
 JsonOutputOption = Annotated[
     bool, typer.Option("--json", help="Print one compact JSON object (for orchestrators).")
@@ -104,3 +122,10 @@ def check_cloud_model(config: Config) -> None:
     from route.accounting.pricing import load_prices
 
     load_prices(config.prices).get(config.cloud_model)
+
+
+def sandbox_mode(sandbox: bool, best_effort: bool) -> Literal["off", "strict", "best-effort"]:
+    """``--sandbox`` is strict; ``--sandbox-best-effort`` degrades with a warning."""
+    if sandbox:
+        return "strict"
+    return "best-effort" if best_effort else "off"

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from route.run.pipeline import GenOptions
-    from route.safety.verify import VerifySettings
+    from route.safety.verify import SandboxMode, VerifySettings
     from route.settings.config import Config
     from route.settings.resolve import RunContext
 
@@ -28,8 +28,8 @@ class RunChoices:
     environment flags)."""
 
     verify: bool = True  # False: --no-verify
-    keep_env: bool = False
-    sandbox: bool = False
+    keep_env: tuple[str, ...] = ()  # --keep-env NAME: variables verify keeps
+    sandbox: SandboxMode = "off"  # --sandbox: "strict"; --sandbox-best-effort: "best-effort"
     allow: tuple[str, ...] = ()
     force: bool = False
     dry_run: bool = False
@@ -37,17 +37,20 @@ class RunChoices:
 
 
 def verify_settings(config: Config, choices: RunChoices) -> VerifySettings | None:
-    """How verify runs for these choices, or None when it does not run."""
-    from route.safety.verify import VerifySettings
+    """How verify runs for these choices, or None when it does not run. A blank verify command
+    is a ``UsageError`` (``--no-verify`` is the way to skip)."""
+    from route.safety.path_rules import DEFAULT_PROTECTED
+    from route.safety.verify import VerifySettings, check_verify_command
 
     if not choices.verify:
         return None
     return VerifySettings(
-        command=config.verify_command,
+        command=check_verify_command(config.verify_command),
         timeout_seconds=config.verify_timeout,
         keep_env=choices.keep_env,
         sandbox=choices.sandbox,
         extra_secret_patterns=tuple(config.scrub_env),
+        protected=(*DEFAULT_PROTECTED, *config.protected),
     )
 
 
@@ -69,6 +72,7 @@ def gen_options(
     from route.errors import UsageError
     from route.run.pipeline import GenOptions
     from route.safety.path_rules import target_paths
+    from route.safety.verify import check_sandbox
 
     config = context.config
     project_root, cwd = context.project_root, context.cwd
@@ -82,6 +86,8 @@ def gen_options(
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    verify = verify_settings(config, choices)
+    check_sandbox(verify)
 
     return GenOptions(
         task=task,
@@ -96,7 +102,7 @@ def gen_options(
         temperature=config.temperature,
         seed=config.seed,
         keep_alive=config.keep_alive,
-        verify=verify_settings(config, choices),
+        verify=verify,
         verify_output_tokens=config.verify_output_tokens,
         allow=choices.allow,
         protected_extra=tuple(config.protected),
