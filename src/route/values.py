@@ -180,7 +180,8 @@ class WritePlan:
 
     @property
     def applicable(self) -> bool:
-        return bool(self.changes) and not self.failures
+        """All or nothing: a plan with any refusal or failure writes nothing."""
+        return bool(self.changes) and not self.failures and not self.refusals
 
 
 # --------------------------------------------------------------------------- verify

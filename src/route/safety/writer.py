@@ -420,7 +420,8 @@ def _changes(planner: _Planner) -> tuple[FileChange, ...]:
 
 
 def apply_plan(plan: WritePlan, root: Path) -> None:
-    """Write every change of ``plan`` or none of them.
+    """Write every change of ``plan`` or none of them. A plan with refusals writes nothing
+    (``UsageError``): an answer is applied whole or not at all.
 
     Raises ``WriteConflict`` (nothing written) when a file changed since the plan was made, and
     ``WriteFailed`` when a write failed: the files already written are restored first.
@@ -429,6 +430,9 @@ def apply_plan(plan: WritePlan, root: Path) -> None:
         raise UsageError(
             "the write plan has failures, so nothing was written: " + "; ".join(plan.failures)
         )
+    if plan.refusals:
+        refused = "; ".join(f"{refusal.path}: {refusal.reason}" for refusal in plan.refusals)
+        raise UsageError(f"part of the answer was refused, so nothing was written: {refused}")
     root_real = _project_root(root)
     for change in plan.changes:
         _recheck(change, root_real)
