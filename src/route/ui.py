@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 if TYPE_CHECKING:
     from route.run.report import RunReport
-    from route.values import Attempt, Completion
+    from route.values import Attempt, Completion, VerifyResult
 
 
 def escape_terminal(text: str, *, multiline: bool = False) -> str:
@@ -299,6 +299,7 @@ def render_run_report(report: RunReport, *, plain: bool | None = None) -> None:
     final = final_verify(result)
     if final is not None and not final.passed:
         lines.extend(_verify_tail(final.output_tail))
+    lines.extend(_verify_safety_lines(final))
     lines.extend(f"  warning: {warning}" for warning in result.warnings)
     _print_lines(lines)
     usage = total_usage(result)
@@ -342,6 +343,19 @@ def _round_verdict(verify: dict[str, Any]) -> str:
         timed_out=bool(verify.get("timed_out")),
         duration_seconds=verify["duration_seconds"],
     )
+
+
+def _verify_safety_lines(verify: VerifyResult | None) -> list[str]:
+    """What the tamper check, the sandbox and the redaction did, one line each."""
+    if verify is None:
+        return []
+    lines = [f"  TAMPERED (restored): {path}" for path in verify.tampered]
+    lines.extend(f"  NOT restored: {problem}" for problem in verify.unrestored)
+    if verify.sandbox == "unavailable":
+        lines.append("  warning: --sandbox-best-effort: verify ran unisolated on this system")
+    if verify.redactions:
+        lines.append(f"  {verify.redactions} secret(s) redacted from verify's output")
+    return lines
 
 
 def _verify_tail(tail: str | None) -> list[str]:

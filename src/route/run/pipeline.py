@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Protocol
@@ -255,8 +255,11 @@ def _attempts(
     guard: WriteGuard | None = None,
 ) -> tuple[RunStatus, int, str]:
     """The attempt loop: generate, write, verify, and repair until verify passes."""
+    from route.safety.tool_names import verify_tool_names
+
     messages = prepared.prompt.messages
     replaceable = _replaceable_paths(options, prepared)
+    tool_names = verify_tool_names(options.project_root)
     last_failure = ""
     previous: ParsedAnswer | None = None
     for number in range(1, options.max_attempts + 1):
@@ -271,10 +274,19 @@ def _attempts(
             last_failure = f"{last_failure}; no room for another repair round ({error})"
             break
         attempt, failure = _attempt(
-            options, number, completion, replaceable, state=state, events=events, guard=guard
+            options,
+            number,
+            completion,
+            replaceable,
+            tool_names,
+            state=state,
+            events=events,
+            guard=guard,
         )
         if options.dry_run:
             return "dry_run", EXIT_OK, "dry run: nothing was written"
+        if attempt.verify is not None and attempt.verify.tampered:
+            return "tampered", EXIT_UNSAFE, _tampered_message(attempt.verify)
         if failure is None:
             return "success", EXIT_OK, _success_message(attempt)
         last_failure = failure
@@ -331,6 +343,7 @@ def _attempt(
     number: int,
     completion: Completion,
     replaceable: frozenset[str],
+    tool_names: frozenset[str],
     *,
     state: _RunState,
     events: RunEvents,
@@ -344,12 +357,13 @@ def _attempt(
     state.warnings.extend(completion.warnings)
     events.generation_finished(completion)
     parsed = parse_answer(completion.text)
-    plan = _plan(options, parsed, replaceable | state.written_paths)
+    may_change = replaceable | state.written_paths
+    plan = _plan(options, parsed, may_change, tool_names)
     if guard is not None:
         plan = guard(plan)
     state.refused.extend(plan.refusals)
     draft = Attempt(number, completion, parsed, plan, written=False, verify=None)
-    attempt, failure = _write_and_verify(options, plan, draft, state, events)
+    attempt, failure = _write_and_verify(options, plan, draft, state, events, may_change=may_change)
     state.attempts.append(attempt)
     events.attempt_finished(attempt)
     return attempt, failure
@@ -387,7 +401,12 @@ def _same_answer(answer: ParsedAnswer, previous: ParsedAnswer) -> bool:
     return not answer.empty and answer.files == previous.files and answer.edits == previous.edits
 
 
-def _plan(options: GenOptions, parsed: ParsedAnswer, modifiable: frozenset[str]) -> WritePlan:
+def _plan(
+    options: GenOptions,
+    parsed: ParsedAnswer,
+    modifiable: frozenset[str],
+    tool_names: frozenset[str],
+) -> WritePlan:
     from route.safety.path_rules import DEFAULT_PROTECTED
     from route.safety.writer import plan_writes
 
@@ -398,7 +417,33 @@ def _plan(options: GenOptions, parsed: ParsedAnswer, modifiable: frozenset[str])
         modifiable=modifiable,
         force=options.force,
         protected=(*DEFAULT_PROTECTED, *options.protected_extra),
+        tool_names=tool_names,
     )
+
+
+def _refused_failure(plan: WritePlan, may_change: Collection[str]) -> str:
+    """Why an answer with refused blocks failed: each refused path and why, and what the model
+    may write instead (the repair message carries this)."""
+    refused = "; ".join(f"`{refusal.path}`: {refusal.reason}" for refusal in plan.refusals)
+    allowed = ", ".join(f"`{path}`" for path in sorted(may_change)[:20])
+    existing = f" and these existing files: {allowed}" if allowed else ""
+    return (
+        f"part of the answer was refused, so nothing of it was written — {refused}. "
+        f"Write only new files inside the project{existing}"
+    )
+
+
+def _tampered_message(verify: VerifyResult) -> str:
+    """The run's message when verify changed what it must not: every path, and what could not
+    be put back."""
+    message = (
+        f"verify `{verify.command}` changed files it must not: {', '.join(verify.tampered)} — "
+        "they were restored; the code route wrote may be hostile: review it before running "
+        "anything"
+    )
+    if verify.unrestored:
+        message += "; NOT restored: " + "; ".join(verify.unrestored)
+    return message
 
 
 def _failed_output(verify: VerifyResult | None) -> str:
@@ -411,6 +456,8 @@ def _write_and_verify(
     draft: Attempt,
     state: _RunState,
     events: RunEvents,
+    *,
+    may_change: Collection[str],
 ) -> tuple[Attempt, str | None]:
     """Apply one attempt's plan and verify it. Returns the attempt and why it failed (or None)."""
     parsed = draft.parsed
@@ -429,9 +476,8 @@ def _write_and_verify(
     if plan.failures:
         failure = "edits could not be applied: " + "; ".join(plan.failures)
         return attempt(False, None, failure), failure
-    if not plan.changes and plan.refusals:
-        reasons = "; ".join(f"{r.path}: {r.reason}" for r in plan.refusals)
-        failure = f"every file was refused: {reasons}"
+    if plan.refusals:  # all or nothing: one refused block and the answer writes nothing
+        failure = _refused_failure(plan, may_change)
         return attempt(False, None, failure), failure
     if not plan.changes:
         failure = _unchanged_failure(parsed)
@@ -501,6 +547,9 @@ def _success_message(attempt: Attempt) -> str:
 
 def _final_failure(state: _RunState, last_failure: str) -> tuple[RunStatus, int, str]:
     attempts = len(state.attempts)
+    last = state.attempts[-1] if state.attempts else None
+    if last is not None and last.plan.refusals and not last.written:
+        return "refused", EXIT_UNSAFE, f"model output refused as unsafe: {last_failure}"
     if any(a.written for a in state.attempts) or state.originals:
         return "verify_failed", EXIT_VERIFY_FAILED, f"{last_failure} after {attempts} attempt(s)"
     if state.refused and all(a.parsed.files or a.parsed.edits for a in state.attempts):

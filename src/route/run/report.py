@@ -49,7 +49,8 @@ def _verify_dict(verify: VerifyResult | None, *, full: bool) -> dict[str, Any] |
     if verify is None:
         return None
     data: dict[str, Any] = {
-        "passed": verify.passed,
+        # A skipped verify proved nothing: null, never true.
+        "passed": None if verify.skipped_reason else verify.passed,
         "command": verify.command,
         "exit_code": verify.exit_code,
         "duration_seconds": round(verify.duration_seconds, 2),
@@ -58,6 +59,13 @@ def _verify_dict(verify: VerifyResult | None, *, full: bool) -> dict[str, Any] |
         data["skipped"] = verify.skipped_reason
     if verify.timed_out:
         data["timed_out"] = True
+    if verify.sandbox is not None:
+        data["sandbox"] = verify.sandbox
+    if verify.tampered:
+        data["tampered"] = list(verify.tampered)
+        data["unrestored"] = list(verify.unrestored)
+    if verify.redactions:
+        data["redacted"] = verify.redactions
     if not verify.passed:
         data["output_tail"] = verify.output_tail if full else tail_lines(verify.output_tail)
     return data
@@ -68,7 +76,8 @@ def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
     return {
         "number": attempt.number,
         "failure": attempt.failure,
-        "files": [change.path for change in attempt.plan.changes],
+        # What this attempt wrote: an attempt that was refused or failed wrote nothing.
+        "files": [change.path for change in attempt.plan.changes] if attempt.written else [],
         "prompt_tokens": usage.prompt_tokens,
         "output_tokens": usage.output_tokens,
         "tokens_per_second": round(usage.tokens_per_second, 1),

@@ -83,14 +83,17 @@ def check_verify_command(command: str) -> str:
     return command
 
 
-@lru_cache(maxsize=1)
 def sandbox_prefix() -> tuple[str, ...] | None:
-    """``unshare`` arguments giving verify its own user, network and PID namespaces (probed once:
-    the supervisor must start there and bring loopback up), or None when this system cannot do
-    that (not Linux, no ``unshare``, user namespaces disabled)."""
+    """``unshare`` arguments giving verify its own user, network and PID namespaces, or None
+    when this system cannot do that (not Linux, no ``unshare`` on PATH, user namespaces
+    disabled). The probe runs once per ``unshare`` found: the supervisor must start there and
+    bring loopback up."""
     unshare = shutil.which("unshare")
-    if unshare is None:
-        return None
+    return None if unshare is None else _probe_sandbox(unshare)
+
+
+@lru_cache(maxsize=4)
+def _probe_sandbox(unshare: str) -> tuple[str, ...] | None:
     prefix = (unshare, "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child")
     probe = [*prefix, *_supervised(["true"], loopback=True)]
     try:

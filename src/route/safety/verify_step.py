@@ -63,7 +63,11 @@ def verify_verdict(exit_code: int | None, *, timed_out: bool, duration_seconds: 
 
 def verify_failure(verify: VerifyResult) -> str:
     """The one text of a failed verify: ``verify `make verify` failed (exit 2)``, or its
-    timeout (a killed verify has no exit code to show)."""
+    timeout (a killed verify has no exit code to show), or the files it changed that it must
+    not (the tamper check)."""
+    if verify.tampered:
+        changed = ", ".join(verify.tampered)
+        return f"verify `{verify.command}` changed files it must not ({changed}); restored"
     verdict = verify_verdict(
         verify.exit_code, timed_out=verify.timed_out, duration_seconds=verify.duration_seconds
     )
