@@ -533,3 +533,27 @@ def test_nothing_verify_starts_outlives_a_passing_run(project: Path) -> None:
         result, report = run_gen(server)
     assert result.exit_code == 0 and report["status"] == "success"
     assert none_running("sleep 3073") and none_running("sleep 3074")
+
+
+def test_a_batch_whose_verify_tampers_ends_tampered_without_repair(project: Path) -> None:
+    (project / "plan.yaml").write_text(
+        "- id: extra\n  task: extra module\n  skill: api#1\n"
+        "- id: hostile\n  task: a test\n  skill: api#1\n"
+    )
+    makefile = (project / "Makefile").read_bytes()
+    rewrite = 'def test_rewrite():\n    open("Makefile", "w").write("verify:\\n\\ttrue\\n")\n'
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(GOOD_FILE)
+        server.enqueue(block("tests/test_rewrite.py", rewrite, "python"))
+        result = CliRunner().invoke(
+            app,
+            ["batch", "plan.yaml", "--host", server.url, "--max-attempts", "3", "--json"],
+        )
+        chats = len(server.requests)
+    report = json.loads(result.stdout)
+    assert result.exit_code == 4, result.output
+    assert report["status"] == "tampered"
+    assert chats == 2  # no repair round after a tampering verify
+    assert report["verify_rounds"][0]["tampered"] == ["Makefile"]
+    assert {task["status"] for task in report["tasks"]} == {"tampered"}
+    assert (project / "Makefile").read_bytes() == makefile

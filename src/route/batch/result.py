@@ -166,6 +166,12 @@ def task_after_verify(
     if verify.skipped_reason:
         warnings = (*result.warnings, f"verify skipped: {verify.skipped_reason}")
         return replace(result, warnings=warnings)
+    if verify.tampered:
+        from route.safety.verify_step import verify_failure
+
+        return replace(
+            result, status="tampered", exit_code=EXIT_UNSAFE, message=verify_failure(verify)
+        )
     if verify.passed:
         message = f"files written; `{verify.command}` passed in batch round {final.number}"
         return replace(result, status="success", exit_code=EXIT_OK, message=message)
@@ -317,7 +323,7 @@ def _round_dict(verify_round: VerifyRound) -> dict[str, Any]:
     data: dict[str, Any] = {
         "round": verify_round.number,
         "command": verify.command,
-        "passed": verify.passed,
+        "passed": None if verify.skipped_reason else verify.passed,
         "exit_code": verify.exit_code,
         "duration_seconds": round(verify.duration_seconds, 2),
         "repair": list(verify_round.blamed),
@@ -327,6 +333,11 @@ def _round_dict(verify_round: VerifyRound) -> dict[str, Any]:
         data["skipped"] = verify.skipped_reason
     if verify.timed_out:
         data["timed_out"] = True
+    if verify.sandbox is not None:
+        data["sandbox"] = verify.sandbox
+    if verify.tampered:
+        data["tampered"] = list(verify.tampered)
+        data["unrestored"] = list(verify.unrestored)
     if not verify.passed:
         data["output_tail"] = tail_lines(verify.output_tail)
     return data

@@ -223,6 +223,8 @@ def _verify_rounds(batch: _Batch) -> list[VerifyRound]:
         rounds.append(VerifyRound(len(rounds) + 1, verify, blamed, bool(named)))
         for task_id in written:
             _attach_verify(batch.tasks[task_id], verify, blamed=task_id in blamed)
+        if verify.tampered:  # verify changed what it must not: no repair round, the batch ends
+            break
         retry = [
             task_id
             for task_id in blamed
