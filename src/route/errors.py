@@ -32,7 +32,8 @@ with ``raise ... from exc``.
     └── Interrupted                 exit 130 Ctrl-C / SIGINT / SIGTERM
 
 A failed verify is a *result* (exit 1), not an exception; so is output refused as unsafe
-(exit 4, ``EXIT_UNSAFE``: the run's status is "refused").
+(exit 4, ``EXIT_UNSAFE``: the run's status is "refused"), and so is a verify that changed files
+it must not (exit 4, status "tampered").
 
 httpx's transport errors become ``BackendError``s in ``route.backends.transport``.
 """

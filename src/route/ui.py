@@ -468,6 +468,7 @@ BATCH_FINISHED_STATES = frozenset(
         "verify_failed",
         "no_files",
         "refused",
+        "tampered",
         "backend_error",
         "interrupted",
         "error",

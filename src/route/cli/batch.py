@@ -33,7 +33,7 @@ task writes, checked up front). See docs/batch-example.yaml.
 
 Exit codes: the worst task's code — 0 success · 1 verify still failing · 2 usage or
 configuration error · 3 model server unreachable · 4 output refused (or two tasks writing the
-same file) · 130 interrupted.
+same file), or verify changed files it must not (tampered) · 130 interrupted.
 """
 
 

@@ -31,8 +31,8 @@ Examples:
   route gen "client for the billing API" --backend openai --base-url http://127.0.0.1:8080/v1
 
 Exit codes: 0 success · 1 verify still failing (or no usable files) · 2 usage or configuration
-error · 3 model server unreachable or model missing · 4 model output refused as unsafe ·
-130 interrupted.
+error · 3 model server unreachable or model missing · 4 model output refused as unsafe, or
+verify changed files it must not (tampered) · 130 interrupted.
 """
 
 
