@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import re
 import stat
 import unicodedata
 from collections.abc import Collection, Sequence
@@ -219,8 +220,7 @@ def _is_git(relative: str) -> bool:
 
 
 def _pattern_matches(pattern: str, relative: str) -> bool:
-    base = pattern[:-3] if pattern.endswith("/**") else pattern
-    base = base.strip("/").casefold()
+    base = _base(pattern)
     if not base:
         return False
     for candidate in prefixes(relative):
@@ -228,6 +228,30 @@ def _pattern_matches(pattern: str, relative: str) -> bool:
         if fnmatch.fnmatchcase(target.casefold(), base):
             return True
     return False
+
+
+def name_pattern(patterns: Sequence[str]) -> re.Pattern[str]:
+    """One regular expression for the patterns that match a single name at any depth (those
+    without ``/``), to be matched against a casefolded file or directory name: a fast path for
+    walking a whole project tree (``route.safety.tamper``)."""
+    bases = [_base(pattern) for pattern in patterns]
+    alternatives = [fnmatch.translate(base) for base in bases if base and "/" not in base]
+    return re.compile("|".join(alternatives) or r"(?!)")
+
+
+def anchored_patterns(patterns: Sequence[str]) -> tuple[str, ...]:
+    """The patterns ``name_pattern`` leaves out (anchored at the root: they hold ``/``)."""
+    return tuple(pattern for pattern in patterns if "/" in _base(pattern))
+
+
+def pattern_matches(pattern: str, relative: str) -> bool:
+    """Whether one protected pattern matches ``relative`` (see ``DEFAULT_PROTECTED``)."""
+    return _pattern_matches(pattern, relative)
+
+
+def _base(pattern: str) -> str:
+    base = pattern[:-3] if pattern.endswith("/**") else pattern
+    return base.strip("/").casefold()
 
 
 def is_allowed(relative: str, allow: Sequence[str]) -> bool:

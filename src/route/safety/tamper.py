@@ -30,7 +30,12 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from route.safety.path_rules import protection_reason
+from route.safety.path_rules import (
+    ROUTE_CONFIG_NAMES,
+    anchored_patterns,
+    name_pattern,
+    pattern_matches,
+)
 from route.safety.tool_names import project_virtual_environments
 
 MAX_KEPT_BYTES = 8 * 1024 * 1024  # larger files are compared by size and time, not restored
@@ -132,7 +137,13 @@ def _watched(root: Path, protected: Sequence[str], extra: Sequence[Path]) -> Ite
 
 
 def _protected_files(root: Path, protected: Sequence[str]) -> Iterator[Path]:
-    for directory, subdirectories, names in os.walk(root):
+    """Every file of the project that a protected pattern (or route's own configuration)
+    matches; caches, git's directory and virtual environments are not walked."""
+    names = name_pattern(protected)
+    anchored = anchored_patterns(protected)
+    inside_protected: dict[str, bool] = {os.fspath(root): False}
+    for directory, subdirectories, file_names in os.walk(root):
+        inherited = inside_protected.pop(directory, False)
         relative_directory = os.path.relpath(directory, root)
         prefix = "" if relative_directory == "." else relative_directory.replace(os.sep, "/") + "/"
         subdirectories[:] = [
@@ -140,9 +151,17 @@ def _protected_files(root: Path, protected: Sequence[str]) -> Iterator[Path]:
             for name in subdirectories
             if name not in _SKIPPED_DIRECTORIES and not name.endswith(".egg-info")
         ]
-        for name in names:
-            relative = prefix + name
-            if protection_reason(relative, protected, ()) is not None:
+        for name in subdirectories:
+            protected_directory = inherited or bool(names.fullmatch(name.casefold()))
+            inside_protected[os.path.join(directory, name)] = protected_directory
+        for name in file_names:
+            folded = name.casefold()
+            if (
+                inherited
+                or names.fullmatch(folded)
+                or folded in ROUTE_CONFIG_NAMES
+                or any(pattern_matches(pattern, prefix + name) for pattern in anchored)
+            ):
                 yield Path(directory) / name
 
 
@@ -163,6 +182,8 @@ def _environment_files(environment: Path) -> Iterator[Path]:
 
 
 def _git_files(root: Path) -> Iterator[Path]:
+    if (root / ".git").is_file():
+        yield root / ".git"  # a worktree's or submodule's pointer to its git directory
     for git_directory in _git_directories(root):
         yield git_directory / "config"
         yield git_directory / "config.worktree"
