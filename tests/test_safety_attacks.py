@@ -411,8 +411,9 @@ def test_sandbox_best_effort_runs_and_says_so(project: Path, tmp_path: Path) -> 
         )
     assert result.exit_code == 0 and report["status"] == "success"
     assert report["verify"]["sandbox"] == "unavailable"
+    assert any("cannot isolate verify" in warning for warning in report["warnings"])
     assert human.exit_code == 0
-    assert "verify ran unisolated" in human.stderr
+    assert "cannot isolate verify; it ran unisolated" in human.stderr
 
 
 # --------------------------------------------------------------------------- terminal escapes

@@ -346,13 +346,12 @@ def _round_verdict(verify: dict[str, Any]) -> str:
 
 
 def _verify_safety_lines(verify: VerifyResult | None) -> list[str]:
-    """What the tamper check, the sandbox and the redaction did, one line each."""
+    """What the tamper check and the redaction did, one line each (an unisolated
+    ``--sandbox-best-effort`` verify is among the run's warnings)."""
     if verify is None:
         return []
     lines = [f"  TAMPERED (restored): {path}" for path in verify.tampered]
     lines.extend(f"  NOT restored: {problem}" for problem in verify.unrestored)
-    if verify.sandbox == "unavailable":
-        lines.append("  warning: --sandbox-best-effort: verify ran unisolated on this system")
     if verify.redactions:
         lines.append(f"  {verify.redactions} secret(s) redacted from verify's output")
     return lines

@@ -502,6 +502,10 @@ def _write_and_verify(
         )
     if verify.skipped_reason and options.verify is not None:
         state.warnings.append(f"verify skipped: {verify.skipped_reason}")
+    if verify.sandbox == "unavailable":
+        state.warnings.append(
+            "--sandbox-best-effort: this system cannot isolate verify; it ran unisolated"
+        )
     verdict = None if verify.passed else verify_failure(verify)
     return attempt(bool(plan.changes), verify, verdict), verdict
 
