@@ -11,10 +11,12 @@ row per attack.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +39,40 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "projects-api"
 
 def block(path: str, content: str, language: str = "") -> str:
     return f"{path}\n```{language}\n{content}```\n"
+
+
+def living_descendants(pid: int) -> list[int]:
+    """Processes below ``pid`` that are still running (zombies do not count)."""
+    children: dict[int, list[int]] = {}
+    states: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        states[int(entry.name)] = fields[0]
+        children.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        for child in children.get(queue.pop(), []):
+            queue.append(child)
+            if states.get(child) not in ("Z", "X"):
+                found.append(child)
+    return found
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_running() -> Iterator[None]:
+    """After every attack: no process the run started (verify, its children) is alive. Processes
+    that were running before the test (another module's fixtures) are not the run's."""
+    before = set(living_descendants(os.getpid()))
+    yield
+    deadline = time.monotonic() + 10
+    while set(living_descendants(os.getpid())) - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert set(living_descendants(os.getpid())) - before == set()
 
 
 @pytest.fixture

@@ -17,7 +17,10 @@ Path rules (each refusal says why, and how to allow it when that is possible):
   always, even when named in ``allow``;
 - protected paths (``DEFAULT_PROTECTED`` plus the caller's) are refused unless named in
   ``allow``, because ``make verify`` runs project code and the model must not be able to
-  rewrite what verify executes.
+  rewrite what verify executes;
+- shadowing (checked by the writer for new files): a top-level module named like a tool or
+  standard-library module verify may run (``tool_shadow_reason``; ``allow`` overrides), and a
+  module beside a package of the same name (``package_shadow_reason``; ``--force`` overrides).
 """
 
 from __future__ import annotations
