@@ -34,7 +34,7 @@ EXIT_CODES = {"success": 0, "verify_failed": 1, "no_files": 1, "refused": 4}
 ATTEMPT_FAILURES = (
     "no usable file blocks",
     "edits could not be applied",
-    "every file was refused",
+    "part of the answer was refused",
     "verify `",
 )
 TOP_LEVEL_KEYS = {
