@@ -3,6 +3,8 @@ from __future__ import annotations
 import io
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from route.ui import LiveView, escape_terminal, plain_table, print_error, print_warning
 from route.values import Attempt, Completion, ParsedAnswer, Refusal, Usage, WritePlan
@@ -134,3 +136,52 @@ def test_error_and_warning_lines_are_escaped(capsys: pytest.CaptureFixture[str])
         "route: error: cannot write \\x1b[2Jx.py\\x0aroute: success\n"
         "route: warning: \\x1b]52;c;x\\x07\n"
     )
+
+
+def _streamed(chunks: list[str], *, shared: bool, show_status: bool) -> str:
+    """What the live view wrote as text (status redraws and status lines removed)."""
+    import re
+
+    text = io.StringIO()
+    status = text if shared else io.StringIO()
+    view = LiveView(
+        model="m", text_stream=text, status_stream=status, show_status=show_status, clock=Clock()
+    )
+    view.attempt_started(1, 1)
+    for chunk in chunks:
+        view.text(chunk)
+    view.generation_finished(finished("".join(chunks)))
+    output = re.sub(r"\r\x1b\[2K(\x1b\[2m[^\r\n]*\x1b\[0m)?", "", text.getvalue())
+    if shared:
+        output = "".join(
+            line
+            for line in output.splitlines(keepends=True)
+            if not line.startswith(("── attempt", "   "))
+        )
+    return output
+
+
+def test_a_partial_line_kept_from_a_newline_chunk_is_not_dropped() -> None:
+    # The new user's report: on a terminal (answer on stdout, status on stderr) this printed
+    # "def f():\nurn 1\n".
+    chunks = ["def f():\n    ret", "urn", " 1\n"]
+    assert _streamed(chunks, shared=False, show_status=True) == "def f():\n    return 1\n\n"
+
+
+_ANSWER_ALPHABET = "ab \n`\t"
+
+
+@given(
+    answer=st.text(alphabet=_ANSWER_ALPHABET, max_size=80),
+    cuts=st.lists(st.integers(min_value=0, max_value=80), max_size=12),
+    shared=st.booleans(),
+    show_status=st.booleans(),
+)
+def test_streamed_text_is_exactly_the_answer_for_any_chunking(
+    answer: str, cuts: list[int], shared: bool, show_status: bool
+) -> None:
+    points = sorted({min(cut, len(answer)) for cut in cuts} | {0, len(answer)})
+    chunks = [answer[start:end] for start, end in zip(points, points[1:], strict=False)]
+    # Lines starting with three spaces would look like status lines on a shared stream.
+    assume(not shared or not any(line.startswith("   ") for line in answer.split("\n")))
+    assert _streamed(chunks, shared=shared, show_status=show_status) == answer + "\n"

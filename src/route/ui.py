@@ -166,7 +166,6 @@ class LiveView:
         self._started = clock()
         self._last_draw = 0.0
         self._status_drawn = False
-        self._same_stream = self._text is self._status
 
     # RunEvents ---------------------------------------------------------------------------
     def attempt_started(self, number: int, total: int) -> None:
@@ -180,12 +179,14 @@ class LiveView:
         if not self._show_text:
             self._maybe_status()
             return
+        if not self._show_status:
+            self._write_text(chunk)  # no status line to keep clear of: text as it arrives
+            return
         newline = chunk.rfind("\n")
         if newline < 0:
+            # A partial line waits for its end: the status line is drawn only between complete
+            # lines (text and status may share one terminal even on two streams).
             self._partial.append(chunk)
-            if not self._same_stream or not self._show_status:
-                self._write_text(chunk)
-                self._partial.clear()
             return
         self._clear_status()
         self._write_text("".join(self._partial) + chunk[: newline + 1])
