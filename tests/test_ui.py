@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 
 import pytest
 from hypothesis import assume, given
@@ -181,7 +182,7 @@ def test_streamed_text_is_exactly_the_answer_for_any_chunking(
     answer: str, cuts: list[int], shared: bool, show_status: bool
 ) -> None:
     points = sorted({min(cut, len(answer)) for cut in cuts} | {0, len(answer)})
-    chunks = [answer[start:end] for start, end in zip(points, points[1:], strict=False)]
+    chunks = [answer[start:end] for start, end in itertools.pairwise(points)]
     # Lines starting with three spaces would look like status lines on a shared stream.
     assume(not shared or not any(line.startswith("   ") for line in answer.split("\n")))
     assert _streamed(chunks, shared=shared, show_status=show_status) == answer + "\n"
