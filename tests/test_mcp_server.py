@@ -408,6 +408,17 @@ def test_recommend_models_ranks_for_the_given_hardware_and_marks_installed(
     assert installed <= {MODEL}
 
 
+def test_recommend_models_leaves_out_unsuitable_models_and_says_why(project: Path) -> None:
+    configure(project, f"http://127.0.0.1:{free_port()}")
+
+    data = payload(call(project, "recommend_models", {"context": 32768}))
+
+    unsuitable = {item["tag"]: item["why"] for item in data["unsuitable"]}
+    assert "8,192" in unsuitable["codegemma:2b"]
+    assert "chat instructions" in unsuitable["starcoder2:15b"]
+    assert not {model["tag"] for model in data["models"]} & set(unsuitable)
+
+
 def test_recommend_models_without_a_server_still_ranks(project: Path) -> None:
     configure(project, f"http://127.0.0.1:{free_port()}")
 

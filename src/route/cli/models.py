@@ -208,7 +208,12 @@ def recommend_command(
 def _print_recommendation(result: Recommendation, *, show_all: bool) -> None:
     from route import ui
 
-    shown = [e for e in result.estimates if show_all or e.fit != "does_not_fit"]
+    if result.settings.context_tokens > result.largest_context:
+        ui.print_text(_no_pick_message(result))
+        return
+    shown = [
+        e for e in result.estimates if show_all or (e.fit != "does_not_fit" and not e.unsuitable)
+    ]
     top = result.top
     rows = [
         (
@@ -219,6 +224,7 @@ def _print_recommendation(result: Recommendation, *, show_all: bool) -> None:
             _gigabytes(estimate.total_bytes),
             _speed_text(estimate),
             "yes" if estimate.installed else "",
+            f"unsuitable: {estimate.unsuitable}" if estimate.unsuitable else estimate.model.note,
         )
         for estimate in shown
     ]
@@ -226,21 +232,22 @@ def _print_recommendation(result: Recommendation, *, show_all: bool) -> None:
         f"Coding models for {result.settings.context_tokens:,} tokens of context "
         f"(catalog {result.catalog_date})"
     )
-    columns = ("", "model", "quality", "fit", "memory", "tokens/s (est.)", "installed")
+    speed = "tokens/s (est., assumed bandwidth)" if result.bandwidth.assumed else "tokens/s (est.)"
+    columns = ("", "model", "quality", "fit", "memory", speed, "installed", "note")
     ui.print_table(title, columns, rows)
-    hidden = len(result.estimates) - len(shown)
-    if hidden:
+    if not show_all:
+        for estimate in result.estimates:
+            if estimate.unsuitable:
+                ui.print_text(f"Left out: {estimate.model.tag} — {estimate.unsuitable}.")
+    hidden = sum(1 for e in result.estimates if e.fit == "does_not_fit" and not e.unsuitable)
+    if hidden and not show_all:
         ui.print_text(f"{hidden} more do not fit this machine (--all lists them).")
     ui.print_text(
         "Speeds are estimates: memory bandwidth ÷ bytes read per token × 0.55-0.85; "
         f"bandwidth {_bandwidth_text(result.bandwidth)}."
     )
     if top is None:
-        ui.print_text(
-            "No model fits well (fits in memory and reaches "
-            f"{result.settings.min_tokens_per_second:g} tokens/s). Try a smaller --context, "
-            "a lower --min-speed, or a machine with more memory."
-        )
+        ui.print_text(_no_pick_message(result))
         return
     state = " (installed)" if top.installed else ""
     ui.print_text(f"Top pick: {top.model.tag}{state} — ollama pull {top.model.tag}")
@@ -549,6 +556,7 @@ def _recommend_object(
 ) -> dict[str, Any]:
     top = result.top
     return {
+        "message": _no_pick_message(result) if top is None else f"top pick: {top.model.tag}",
         "hardware": _hardware_object(result.hardware, result.bandwidth),
         "settings": _asdict(result.settings),
         "catalog_date": result.catalog_date,
@@ -560,6 +568,21 @@ def _recommend_object(
     }
 
 
+def _no_pick_message(result: Recommendation) -> str:
+    """Why nothing was picked: no model holds the context, or none fits well."""
+    context = result.settings.context_tokens
+    if context > result.largest_context:
+        return (
+            f"No catalog model holds {context:,} tokens of context (the largest holds "
+            f"{result.largest_context:,}) — plan for a smaller --context."
+        )
+    return (
+        "No model fits well (fits in memory, follows chat instructions, holds the context and "
+        f"reaches {result.settings.min_tokens_per_second:g} tokens/s). Try a smaller --context, "
+        "a lower --min-speed, or a machine with more memory."
+    )
+
+
 def _estimate_object(estimate: Estimate) -> dict[str, Any]:
     speed = estimate.tokens_per_second
     return {
@@ -567,6 +590,7 @@ def _estimate_object(estimate: Estimate) -> dict[str, Any]:
         "quality_tier": estimate.model.quality_tier,
         "fit": estimate.fit,
         "fits_well": estimate.fits_well,
+        "unsuitable": estimate.unsuitable or None,
         "installed": estimate.installed,
         "memory_bytes": estimate.total_bytes,
         "weights_bytes": estimate.weights_bytes,
