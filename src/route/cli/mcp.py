@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-INSTALL_HINT = "pip install 'route[mcp]'"
+INSTALL_HINT = "pip install 'model-route[mcp]'"
 
 
 def command(

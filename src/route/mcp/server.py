@@ -8,7 +8,7 @@ lie inside it, and settings come from its ``route.yaml``. ``RouteError`` message
 tool errors, word for word. Every answer is one compact JSON text: each character is one the
 orchestrator pays for.
 
-This module imports the MCP SDK (the ``route[mcp]`` extra); ``route.cli.mcp`` imports it only
+This module imports the MCP SDK (the ``model-route[mcp]`` extra); ``route.cli.mcp`` imports it only
 after checking the SDK is installed.
 """
 
