@@ -300,6 +300,16 @@ def test_pull_of_a_tag_that_does_not_exist_suggests_real_ones() -> None:
 
 
 @respx.mock
+@pytest.mark.parametrize("name", ["", "   ", "qwen coder", "../etc", "a\nb"])
+def test_pull_of_an_empty_or_malformed_name_sends_nothing(name: str) -> None:
+    route = respx.post(f"{BASE}/api/pull").respond(200, text=pull_lines())
+    result = invoke("pull", name, *HOST)
+    assert isinstance(result.exception, UsageError)
+    assert "model name" in str(result.exception)
+    assert not route.called
+
+
+@respx.mock
 def test_pull_stopped_with_ctrl_c_says_how_to_resume() -> None:
     def body() -> Iterator[bytes]:
         yield pull_lines().splitlines(keepends=True)[2].encode()

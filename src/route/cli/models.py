@@ -370,9 +370,10 @@ def pull_command(
 
 def _pull(name: str, host: str | None) -> PullResult:
     from route import ui
-    from route.backends.ollama_admin import pull_model
+    from route.backends.ollama_admin import check_model_name, pull_model
     from route.errors import Interrupted, ModelNotFound
 
+    check_model_name(name)
     base_url, api_key = _server(host)
     ui.print_text(f"Pulling {name} from {base_url} ...", err=True)
     view = ui.PullProgressView(name) if ui.is_terminal(sys.stderr) else None
