@@ -90,6 +90,37 @@ def test_without_json_errors_stay_off_stdout() -> None:
     assert result.stderr.startswith("route: error: cannot read --since")
 
 
+# --------------------------------------------------------------------------- item 5
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (("gen", "x", "-s", "scaffold#③", "--model", "m"), "has no section '③'"),
+        (("gen", "x", "-s", "scaffold#²", "--model", "m"), "has no section '²'"),
+        (("skills", "show", "scaffold#③"), "has no section '③'"),
+        (("gen", "x", "-s", "scaffold#1", "--temperature", "nan"), "finite number"),
+        (("cost", "--since", "999999999d"), "lies outside 1970-9999"),
+        (("cost", "runs", "-n", "99999999999999999999"), "not in the range"),
+    ],
+)
+def test_bad_numbers_are_one_line_and_exit_2(arguments: tuple[str, ...], words: str) -> None:
+    result = route(*arguments, "--json")
+    document = one_json_error(result, 2)
+    assert words in document["message"]
+    assert "Traceback" not in result.output
+
+
+def test_temperature_nan_in_route_yaml_is_one_line_and_exit_2(project: Path) -> None:
+    (project / "route.yaml").write_text("temperature: .nan\n")
+    result = route("gen", "x", "-s", "scaffold#1", "--host", f"http://127.0.0.1:{free_port()}")
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines() == [
+        f"route: error: invalid setting 'temperature' (from {project / 'route.yaml'}): "
+        "must be a finite number, not nan"
+    ]
+
+
 def test_json_after_a_double_dash_is_not_an_option() -> None:
     assert wants_json(["gen", "--json"])
     assert not wants_json(["gen", "--", "--json"])

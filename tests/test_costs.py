@@ -189,6 +189,9 @@ def test_parse_period(since: str, until: str | None, expected: tuple[Any, Any]) 
         ("7x", None, "--since"),
         ("1d", "2020-13-01", "--until"),
         ("1d", "3d", "not before"),
+        ("999999999d", None, "--since '999999999d' lies outside 1970-9999"),
+        ("99999999999999999999999w", None, "outside"),
+        ("0001-01-01", None, "--since '0001-01-01' lies outside"),
     ],
 )
 def test_bad_periods_are_usage_errors(since: str, until: str | None, words: str) -> None:

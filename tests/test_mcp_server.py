@@ -447,6 +447,21 @@ def test_cost_summary_counts_this_projects_runs(project: Path, server: FakeModel
     assert everywhere["total"]["runs"] == 1
 
 
+def test_cost_summary_with_a_period_out_of_range_is_a_clear_error(project: Path) -> None:
+    result = call(project, "cost_summary", {"since": "999999999d"})
+
+    assert result.is_error is True
+    assert "--since '999999999d' lies outside 1970-9999" in text_of(result)
+
+
+@pytest.mark.parametrize("ref", ["scaffold#③", "scaffold#²"])
+def test_show_skill_with_a_digit_int_cannot_read_is_a_clear_error(project: Path, ref: str) -> None:
+    result = call(project, "show_skill", {"ref": ref})
+
+    assert result.is_error is True
+    assert f"has no section '{ref.partition('#')[2]}'" in text_of(result)
+
+
 def test_cost_summary_rejects_an_unknown_grouping(project: Path) -> None:
     result = call(project, "cost_summary", {"by": "colour"})
 
@@ -553,7 +568,7 @@ def test_route_mcp_serves_over_stdio_and_prints_nothing_else_on_stdout(
 
 
 def test_route_mcp_without_the_sdk_says_how_to_install_it() -> None:
-    with pytest.raises(UsageError, match=r"pip install 'route\[mcp\]'"):
+    with pytest.raises(UsageError, match=r"pip install 'model-route\[mcp\]'"):
         require_mcp_sdk(lambda name: None)
 
 

@@ -28,6 +28,7 @@ DEFAULT_SINCE = "30d"
 SUCCESS = "success"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$", re.IGNORECASE)
 _DURATION_SECONDS = {"h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+_LATEST = 253_402_300_800.0  # 10000-01-01 in unix time: later times cannot be printed
 
 
 # --------------------------------------------------------------------------- periods
@@ -65,19 +66,35 @@ def _parse_when(
         return None
     duration = _DURATION.match(text)
     if duration:
-        return now - float(duration.group(1)) * _DURATION_SECONDS[duration.group(2).lower()]
+        moment = now - float(duration.group(1)) * _DURATION_SECONDS[duration.group(2).lower()]
+        return _checked_time(moment, option, text)
     try:
-        moment = datetime.fromisoformat(text.strip())
+        when = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise UsageError(
             f"cannot read {option} {text!r} — use a duration such as 12h, 7d or 2w, a date such "
             f"as 2026-11-01, a date and time such as 2026-11-01T09:30, or `all`"
         ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone) if timezone else moment.astimezone()
-    if end_of_day and len(text.strip()) == len("2026-11-01"):
-        moment += timedelta(days=1)
-    return moment.timestamp()
+    try:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone) if timezone else when.astimezone()
+        if end_of_day and len(text.strip()) == len("2026-11-01"):
+            when += timedelta(days=1)
+        moment = when.timestamp()
+    except (ValueError, OverflowError, OSError):
+        moment = -1.0  # before 1970 or after 9999: out of range below
+    return _checked_time(moment, option, text)
+
+
+def _checked_time(moment: float, option: str, text: str) -> float:
+    """``moment`` when it lies between 1970 and 9999 (the times a ledger can hold and route can
+    print); else a usage error."""
+    if not 0 <= moment < _LATEST:
+        raise UsageError(
+            f"{option} {text!r} lies outside 1970-9999 — give a shorter duration or a later "
+            "date, or `all` for every run"
+        )
+    return moment
 
 
 def parse_before(text: str, *, now: float, timezone: tzinfo | None = None) -> float:

@@ -153,7 +153,9 @@ def summary(
 
 @app.command("runs")
 def runs(
-    count: Annotated[int, typer.Option("-n", "--count", min=1, help="How many runs.")] = 20,
+    count: Annotated[
+        int, typer.Option("-n", "--count", min=1, max=1_000_000, help="How many runs.")
+    ] = 20,
     project: Annotated[Path | None, typer.Option(help="Only runs in this project folder.")] = None,
     cloud_model: CloudModelOption = None,
     json_output: JsonOption = False,

@@ -10,6 +10,7 @@ pydantic would add about 100 ms to each of them (BENCHMARKS.md, start-up).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -265,6 +266,8 @@ def _number(value: object, kind: type[int] | type[float]) -> int | float:
             raise ValueError(f"must be a number, not {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, not {value!r}")
     if kind is int:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(f"must be a whole number, not {value!r}")
