@@ -99,7 +99,11 @@ def test_by_status_as_csv(ledger_runs: list[RunRecord]) -> None:
     result = invoke("--by", "status", "--csv")
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(row["key"], row["runs"]) for row in rows] == [("success", "1"), ("verify_failed", "1")]
+    assert [(row["key"], row["runs"]) for row in rows] == [
+        ("success", "1"),
+        ("verify_failed", "1"),
+        ("total", "2"),
+    ]
 
 
 def test_by_day_table_ends_with_a_total(ledger_runs: list[RunRecord]) -> None:
@@ -267,6 +271,17 @@ def test_prices_lists_date_and_sources(project: Path) -> None:
     assert "Sonnet 5" in result.stdout
     data = json.loads(invoke("prices", "--json").stdout)
     assert {entry["source"] for entry in data["models"]} == {"package 2026-11-01"}
+
+
+def test_explain_with_json_is_one_json_object(project: Path) -> None:
+    result = invoke("--explain", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["prices_date"] == "2026-11-01"
+    assert data["explanation"].startswith("How route estimates savings")
+    refused = invoke("--explain", "--csv")
+    assert isinstance(refused.exception, UsageError)
+    assert "--explain" in str(refused.exception)
 
 
 def test_explain_prints_the_savings_model(project: Path) -> None:

@@ -186,3 +186,29 @@ def test_streamed_text_is_exactly_the_answer_for_any_chunking(
     # Lines starting with three spaces would look like status lines on a shared stream.
     assume(not shared or not any(line.startswith("   ") for line in answer.split("\n")))
     assert _streamed(chunks, shared=shared, show_status=show_status) == answer + "\n"
+
+
+def test_the_cost_table_writes_a_negative_saving_as_minus_dollars(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from route.ui import _print_cost_table
+
+    report = {
+        "tokens": {"prompt": 10, "output": 5},
+        "duration_seconds": 1.0,
+        "tokens_per_second": 5.0,
+        "cost": {
+            "cloud_model": "claude-sonnet-4-5",
+            "cloud_input_tokens": 10,
+            "cloud_output_tokens": 5,
+            "cloud_only_dollars": 0.0,
+            "handoff_dollars": 0.0012,
+            "net_saving_dollars": -0.0012,
+            "net_saving_percent": -100.0,
+            "prices_date": "2026-11-01",
+        },
+    }
+    _print_cost_table(report, "cost", "command", plain=True)
+    err = capsys.readouterr().err
+    assert "-$0.0012 (-100%)" in err
+    assert "$-" not in err

@@ -368,6 +368,8 @@ def _verify_tail(tail: str | None) -> list[str]:
 def _print_cost_table(report: dict[str, Any], title: str, handoff: str, plain: bool | None) -> None:
     """The local run against the cloud model without route (a run's or a batch's report):
     tokens, time and dollars, on stderr. ``handoff`` names what the orchestrator wrote."""
+    from route.accounting.money import dollars
+
     cost = report["cost"]
     tokens = report["tokens"]
     rows = [
@@ -384,18 +386,18 @@ def _print_cost_table(report: dict[str, Any], title: str, handoff: str, plain: b
                 f"{cost['cloud_model']} without route",
                 f"~{cost['cloud_input_tokens']} in / ~{cost['cloud_output_tokens']} out",
                 "estimate",
-                f"${cost['cloud_only_dollars']:.4f}",
+                dollars(cost["cloud_only_dollars"]),
             ]
         )
         rows.append(
-            [f"hand-off ({handoff} + summary)", "", "estimate", f"${cost['handoff_dollars']:.4f}"]
+            [f"hand-off ({handoff} + summary)", "", "estimate", dollars(cost["handoff_dollars"])]
         )
         rows.append(
             [
                 "net saving",
                 "",
                 f"prices {cost['prices_date']}",
-                f"${cost['net_saving_dollars']:.4f} ({cost['net_saving_percent']:.0f}%)",
+                f"{dollars(cost['net_saving_dollars'])} ({cost['net_saving_percent']:.0f}%)",
             ]
         )
     _print_table(title, ["", "tokens", "time", "$"], rows, plain=plain, err=True)

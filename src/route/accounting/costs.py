@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from route.accounting.ledger import Ledger, RunRecord, split_skill_refs
+from route.accounting.money import dollars, percent
 from route.accounting.pricing import PriceTable, estimate_cost
 from route.errors import UsageError
 from route.values import CostReport
@@ -112,10 +113,13 @@ def format_time(moment: float, timezone: tzinfo | None = None) -> str:
     return datetime.fromtimestamp(moment, timezone).strftime("%Y-%m-%d %H:%M")
 
 
-def iso_time(moment: float | None) -> str | None:
+def iso_time(moment: float | None, timezone: tzinfo | None = None) -> str | None:
+    """ISO 8601 with its offset, in ``timezone`` (default: local): ``2026-11-01T14:03:09+01:00``."""
     if moment is None:
         return None
-    return datetime.fromtimestamp(moment).astimezone().isoformat(timespec="seconds")
+    return (
+        datetime.fromtimestamp(moment, timezone).astimezone(timezone).isoformat(timespec="seconds")
+    )
 
 
 def read_runs(
@@ -376,25 +380,25 @@ def skill_names(record: RunRecord) -> str:
 
 
 def summary_csv(summary: CostSummary) -> str:
-    """One header line and one line per group (or a single ``total`` line without ``by``)."""
+    """One header line, one line per group and a ``total`` line (only that without ``by``);
+    dollars to 6 decimals, shares and rates to 4 (what a spreadsheet needs, no float noise)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for totals in summary.groups or (summary.total,):
-        writer.writerow(totals.to_dict())
+    for totals in (*summary.groups, summary.total):
+        writer.writerow(_csv_row(totals))
     return buffer.getvalue()
 
 
+def _csv_row(totals: Totals) -> dict[str, Any]:
+    row = totals.to_dict()
+    for column, value in row.items():
+        if isinstance(value, float):
+            row[column] = round(value, 6 if column.endswith("_dollars") else 4)
+    return row
+
+
 # --------------------------------------------------------------------------- text shapes
-
-
-def dollars(amount: float) -> str:
-    sign = "-" if amount < 0 else ""
-    return f"{sign}${abs(amount):,.4f}"
-
-
-def percent(value: float) -> str:
-    return f"{value:.1f}%"
 
 
 def summary_title(summary: CostSummary, timezone: tzinfo | None = None) -> str:
@@ -495,8 +499,10 @@ def priced_run_dict(run: PricedRun) -> dict[str, Any]:
 
 def run_detail_rows(run: PricedRun, timezone: tzinfo | None = None) -> list[tuple[str, str]]:
     """One run in full, as (field, value) pairs: the ledger row, then its cost."""
-    rows = [(name, _text(value)) for name, value in run.record.to_dict().items()]
-    rows.insert(3, ("started", format_time(run.record.started_at, timezone)))
+    rows = [
+        (name, (iso_time(value, timezone) or "-") if name.endswith("_at") else _text(value))
+        for name, value in run.record.to_dict().items()
+    ]
     cost = run.cost
     rows += [
         ("cost: cloud model", f"{cost.cloud_model} ({cost.tokenizer_family} tokenizer)"),

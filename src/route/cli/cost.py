@@ -116,7 +116,16 @@ def summary(
     config, root = _settings()
     table = _prices(config)
     if explain:
-        ui.print_text(costs.explain_savings(table, cloud_model or config.cloud_model))
+        if csv_output:
+            raise UsageError("--explain is text, not a table — drop --csv (or use --json)")
+        explanation = costs.explain_savings(table, cloud_model or config.cloud_model)
+        if json_output:
+            model = table.get(cloud_model or config.cloud_model).model
+            ui.print_json(
+                {"cloud_model": model, "prices_date": table.date, "explanation": explanation}
+            )
+        else:
+            ui.print_text(explanation)
         return
     period = costs.parse_period(since, until, now=time.time())
     project_text = str(project.expanduser().resolve()) if project is not None else None
