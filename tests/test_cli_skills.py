@@ -71,6 +71,20 @@ def test_list_shows_skills_and_warns_about_broken_ones(project: Path, runner: Cl
     assert "no Markdown headings" in result.stderr
 
 
+def test_list_shows_section_numbers_and_titles(project: Path, runner: CliRunner) -> None:
+    (project / ".skills" / "plain").mkdir()
+    (project / ".skills" / "plain" / "SKILL.md").write_text("# Plain\n\n## Setup\n\nx\n")
+    result = runner.invoke(app, ["skills", "list"])
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert [line for line in lines if line.startswith("scaffold#")] == [
+        "scaffold#1  1. Model",
+        "scaffold#2  2. Schema",
+        "scaffold#3  3. Service Layer",
+    ]
+    assert "plain#setup  Setup" in lines  # a heading without a number is cited by its slug
+
+
 def test_list_json(project: Path, runner: CliRunner) -> None:
     result = runner.invoke(app, ["skills", "list", "--json"])
     assert result.exit_code == 0
@@ -80,6 +94,16 @@ def test_list_json(project: Path, runner: CliRunner) -> None:
             "name": "scaffold",
             "description": "Conventions for adding a resource.",
             "sections": 3,
+            "outline": [
+                {"ref": "scaffold#1", "number": 1, "slug": "model", "title": "1. Model"},
+                {"ref": "scaffold#2", "number": 2, "slug": "schema", "title": "2. Schema"},
+                {
+                    "ref": "scaffold#3",
+                    "number": 3,
+                    "slug": "service-layer",
+                    "title": "3. Service Layer",
+                },
+            ],
             "path": ".skills/scaffold/SKILL.md",
         }
     ]

@@ -42,6 +42,32 @@ Examples:
   route cost forget --before 2026-01-01 --dry-run
 """
 
+RUNS_EPILOG = """\
+Examples:
+
+  route cost runs
+
+  route cost runs -n 5 --project .
+
+  route cost runs --cloud-model claude-opus-4-7 --json
+"""
+
+SHOW_EPILOG = """\
+Examples:
+
+  route cost show 3f9c2a
+
+  route cost show 3f9c2a --json
+"""
+
+PRICES_EPILOG = """\
+Examples:
+
+  route cost prices
+
+  route cost prices --json
+"""
+
 app = typer.Typer(
     help="What delegation saved: totals, per period/model/skill/project/user, single runs, "
     "prices; the team ledger with --team.",
@@ -160,7 +186,7 @@ def summary(
         ui.print_text("Cloud figures are estimates; `route cost --explain` shows how.")
 
 
-@app.command("runs")
+@app.command("runs", epilog=RUNS_EPILOG)
 def runs(
     count: Annotated[
         int, typer.Option("-n", "--count", min=1, max=1_000_000, help="How many runs.")
@@ -195,7 +221,7 @@ def runs(
     )
 
 
-@app.command("show")
+@app.command("show", epilog=SHOW_EPILOG)
 def show(
     run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
     cloud_model: CloudModelOption = None,
@@ -217,7 +243,7 @@ def show(
     ui.print_table(f"run {record.run_id}", ("field", "value"), costs.run_detail_rows(run))
 
 
-@app.command("prices")
+@app.command("prices", epilog=PRICES_EPILOG)
 def prices(json_output: JsonOption = False) -> None:
     """The prices in force: package date and source, and config overrides."""
     from route import ui

@@ -52,11 +52,13 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "Set this project up for Claude Code: install the model-routing skill, offer a starter "
         "scaffold skill, register `route mcp` in .mcp.json, check the model server and "
         "`make verify`.",
+        epilog="EPILOG",
     ),
     "mcp": LazyCommand(
         "route.cli.mcp", "command",
         "Serve route's tools over stdio (MCP): generate, list_skills, show_skill, "
         "recommend_models, cost_summary. Writes only inside the project root.",
+        epilog="EPILOG",
     ),
     "skills": LazyCommand(
         "route.cli.skills", "app",
@@ -211,9 +213,28 @@ class RouteApp(RouteGroup):
     lazy_table = COMMANDS
 
 
+EPILOG = """\
+Examples:
+
+  route init                                   set this project up for Claude Code
+
+  route gen "service for Projects" --skill scaffold#3
+
+  route batch plan.yaml --parallel 4
+
+  route skills list
+
+  route models recommend
+
+  route cost --since 7d
+
+Every command has --help with its own examples, and --json for machines.
+"""
+
 app = typer.Typer(
     name="route",
     cls=RouteApp,
+    epilog=EPILOG,
     help=(
         "Hand token-heavy code generation from a cloud coding agent to a local model "
         "(Ollama or any OpenAI-compatible server), safely and measurably."

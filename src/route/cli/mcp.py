@@ -16,6 +16,15 @@ import typer
 INSTALL_HINT = "pip install 'model-route[mcp]'"
 
 
+EPILOG = """\
+Examples:
+
+  route mcp
+
+  route mcp --project ~/code/api
+"""
+
+
 def command(
     project: Annotated[
         Path | None,

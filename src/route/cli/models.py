@@ -20,8 +20,73 @@ if TYPE_CHECKING:
     from route.local_models.catalog import Bandwidth, Estimate, Recommendation
     from route.local_models.hardware import Hardware
 
+GROUP_EPILOG = """\
+Examples:
+
+  route models recommend
+
+  route models pull qwen2.5-coder:7b
+
+  route models check qwen2.5-coder:7b
+"""
+
+HARDWARE_EPILOG = """\
+Examples:
+
+  route models hardware
+
+  route models hardware --vram 24GB --ram 64GB --json
+
+  route models hardware --gpu none -v
+"""
+
+RECOMMEND_EPILOG = """\
+Examples:
+
+  route models recommend
+
+  route models recommend --vram 24GB --context 32768 --json
+
+  route models recommend --gpu none --ram 16GB --all
+
+  route models recommend --pull
+"""
+
+LIST_EPILOG = """\
+Examples:
+
+  route models list
+
+  route models list --host http://gpu-box:11434 --json
+"""
+
+PS_EPILOG = """\
+Examples:
+
+  route models ps
+
+  route models ps --json
+"""
+
+PULL_EPILOG = """\
+Examples:
+
+  route models pull qwen2.5-coder:7b
+
+  route models pull qwen2.5-coder:14b --host http://gpu-box:11434 --json
+"""
+
+CHECK_EPILOG = """\
+Examples:
+
+  route models check qwen2.5-coder:7b
+
+  route models check qwen2.5-coder:7b --json
+"""
+
 app = typer.Typer(
     help="Pick a local coding model that fits this machine, pull it, and check it.",
+    epilog=GROUP_EPILOG,
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help, like the rest of route
 )
@@ -58,7 +123,7 @@ VerboseOption = Annotated[
 # --------------------------------------------------------------------------- hardware
 
 
-@app.command("hardware")
+@app.command("hardware", epilog=HARDWARE_EPILOG)
 def hardware_command(
     vram: VramOption = None,
     ram: RamOption = None,
@@ -141,7 +206,7 @@ def _print_hardware(hardware: Hardware, speeds: Bandwidth, *, verbose: bool) -> 
 # --------------------------------------------------------------------------- recommend
 
 
-@app.command("recommend")
+@app.command("recommend", epilog=RECOMMEND_EPILOG)
 def recommend_command(
     context: Annotated[
         int,
@@ -287,7 +352,7 @@ def _installed_names(host: str | None) -> tuple[frozenset[str], str | None]:
 # --------------------------------------------------------------------------- list and ps
 
 
-@app.command("list")
+@app.command("list", epilog=LIST_EPILOG)
 def list_command(host: HostOption = None, as_json: JsonOption = False) -> None:
     """List installed models (from Ollama's /api/tags): size, parameters, quantization."""
     from route import ui
@@ -314,7 +379,7 @@ def list_command(host: HostOption = None, as_json: JsonOption = False) -> None:
     ui.print_table(f"Installed on {base_url}", columns, rows)
 
 
-@app.command("ps")
+@app.command("ps", epilog=PS_EPILOG)
 def ps_command(host: HostOption = None, as_json: JsonOption = False) -> None:
     """List loaded models (from /api/ps): GPU share, CPU part, context length, expiry."""
     from route import ui
@@ -354,7 +419,7 @@ def ps_command(host: HostOption = None, as_json: JsonOption = False) -> None:
 # --------------------------------------------------------------------------- pull
 
 
-@app.command("pull")
+@app.command("pull", epilog=PULL_EPILOG)
 def pull_command(
     name: Annotated[str, typer.Argument(help="Model tag, e.g. qwen2.5-coder:7b.")],
     host: HostOption = None,
@@ -450,7 +515,7 @@ def _similar_tags(name: str) -> str:
 # --------------------------------------------------------------------------- check
 
 
-@app.command("check")
+@app.command("check", epilog=CHECK_EPILOG)
 def check_command(
     name: Annotated[str, typer.Argument(help="Installed model tag, e.g. qwen2.5-coder:7b.")],
     host: HostOption = None,
