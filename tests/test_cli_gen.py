@@ -283,3 +283,40 @@ def test_print_prompt_shows_the_prefill_of_a_target(project: Path, route_home: P
     assert result.exit_code == 0, result.output
     assert "===== assistant (prefill) =====" in result.stdout
     assert "===== assistant (prefill) =====\napp/x.py\n```python\n" in result.stdout
+
+
+# --------------------------------------------------------------------------- issue 19 item 16
+
+
+def test_task_from_a_file(project: Path) -> None:
+    long_task = "service for Projects. " + "Each project has a name. " * 20_000  # ~500 KB
+    (project / "task.md").write_text(long_task, encoding="utf-8")
+    result = invoke("--task-file", "task.md", "-s", "api#1", "--print-prompt")
+    assert result.exit_code == 0, result.output
+    assert long_task.strip() in result.stdout
+
+
+def test_task_from_stdin(project: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["gen", "-", "-s", "api#1", "--print-prompt"], input="tests for the service\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "tests for the service" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (("-s", "api#1"), "give the task"),
+        (("x", "--task-file", "task.md", "-s", "api#1"), "not both"),
+        (("--task-file", "missing.md", "-s", "api#1"), "cannot read --task-file missing.md"),
+    ],
+)
+def test_task_sources_that_cannot_be_used(
+    project: Path, route_home: Path, arguments: tuple[str, ...], words: str
+) -> None:
+    (project / "task.md").write_text("service\n")
+    result = invoke(*arguments)
+    assert result.exit_code == 2
+    assert words in result.stderr
+    assert ledger_rows(route_home) == []
