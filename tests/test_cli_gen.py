@@ -320,3 +320,26 @@ def test_task_sources_that_cannot_be_used(
     assert result.exit_code == 2
     assert words in result.stderr
     assert ledger_rows(route_home) == []
+
+
+# --------------------------------------------------------------------------- items 13 and 17
+
+
+def test_print_prompt_with_json_is_one_json_object(project: Path, route_home: Path) -> None:
+    result = invoke("service for Projects", "-s", "api#1", "--print-prompt", "--json")
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    data = json.loads(line)
+    assert data["status"] == "prompt"
+    assert [message["role"] for message in data["messages"]][:2] == ["system", "user"]
+    assert any("service for Projects" in message["content"] for message in data["messages"])
+    assert data["estimated_prompt_tokens"] > 0
+    assert ledger_rows(route_home) == []
+
+
+def test_print_prompt_escapes_control_characters_in_the_task(project: Path) -> None:
+    result = invoke("service\x1b[2J for\x07\r Projects", "-s", "api#1", "--print-prompt")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\r" not in result.stdout
+    assert "service\\x1b[2J for\\x07\\r Projects" in result.stdout

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -52,6 +53,9 @@ class _Escapes(dict[int, str]):
 
 _LINE_ESCAPES = _Escapes("")
 _MULTILINE_ESCAPES = _Escapes("\n\t")
+
+# C0 and C1 control characters and DEL, except tab and newline.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:
@@ -404,11 +408,18 @@ def _print_cost_table(report: dict[str, Any], title: str, handoff: str, plain: b
 
 
 def print_prompt(messages: Sequence[tuple[str, str]], estimated_tokens: int) -> None:
-    """``--print-prompt``: every message exactly as it would be sent, then the estimate."""
+    """``--print-prompt``: every message as it would be sent, then the estimate. Control
+    characters (an escape sequence pasted into a task) are shown escaped, not obeyed by the
+    terminal; newlines and tabs stay as they are."""
     for role, content in messages:
         print_text(f"===== {role} =====")
-        print_text(content)
+        print_text(_visible(content))
     print_text(f"===== estimated prompt tokens: ~{estimated_tokens} =====")
+
+
+def _visible(text: str) -> str:
+    """``text`` with control characters other than newline and tab written as ``\\x1b``."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
 
 
 # --------------------------------------------------------------------------- route models pull

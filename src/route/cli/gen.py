@@ -185,7 +185,17 @@ def gen(
         messages: list[tuple[str, str]] = [(m.role, m.content) for m in prepared.prompt.messages]
         if prepared.prefill:  # the start of the answer, sent as a final assistant message
             messages.append(("assistant (prefill)", prepared.prefill))
-        ui.print_prompt(messages, prepared.prompt.estimated_tokens)
+        if json_output:
+            ui.print_json(
+                {
+                    "status": "prompt",
+                    "messages": [{"role": role, "content": text} for role, text in messages],
+                    "estimated_prompt_tokens": prepared.prompt.estimated_tokens,
+                    "warnings": list(prepared.warnings),
+                }
+            )
+        else:
+            ui.print_prompt(messages, prepared.prompt.estimated_tokens)
         return
     options.check_cloud_model(config)
     _run(
