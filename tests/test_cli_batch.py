@@ -125,6 +125,27 @@ def test_a_plan_runs_verifies_once_and_records_linked_ledger_rows(
     assert all(row.verify_passed is True for row in rows)
 
 
+def test_a_task_whose_context_file_is_missing_is_not_a_ledger_row(
+    app: typer.Typer, project: Path, route_home: Path
+) -> None:
+    (project / "plan.yaml").write_text(
+        PLAN + "- id: broken\n  task: Projects routes\n  skill: scaffold#2\n"
+        "  context: [app/missing.py]\n"
+    )
+    with FakeModelServer(mode="ollama", parallel=2) as server:
+        server.enqueue(answer("model"))
+        server.enqueue(answer("service"))
+        result = CliRunner().invoke(
+            app,
+            ["batch", "plan.yaml", "--host", server.url, "--model", "coder", "--no-verify"],
+        )
+    assert result.exit_code == 2, result.output
+    assert "missing.py" in result.stderr
+    with Ledger.open(route_home / "ledger.sqlite3") as ledger:
+        rows = ledger.runs()
+    assert sorted(row.task for row in rows) == ["Projects model", "Projects service"]
+
+
 def test_the_human_report_lists_tasks_verify_and_cost(
     app: typer.Typer, project: Path, route_home: Path
 ) -> None:

@@ -343,3 +343,56 @@ def test_print_prompt_escapes_control_characters_in_the_task(project: Path) -> N
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "\r" not in result.stdout
     assert "service\\x1b[2J for\\x07\\r Projects" in result.stdout
+
+
+# --------------------------------------------------------------------------- item 6
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (("--base-url", "ftp://x", "--backend", "openai"), "--base-url 'ftp://x' has the scheme"),
+        (("--host", ":::"), "--host ':::' is not a valid address"),
+        (("--endpoint", "nowhere"), "unknown endpoint 'nowhere'"),
+    ],
+)
+def test_settings_refused_before_the_run_make_no_ledger_row(
+    project: Path, route_home: Path, arguments: tuple[str, ...], words: str
+) -> None:
+    result = invoke("service", "-s", "api#1", *arguments)
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr
+    assert "ledger:" not in result.stderr
+    assert ledger_rows(route_home) == []
+
+
+def test_a_prompt_too_large_for_the_model_makes_no_ledger_row(
+    project: Path, route_home: Path
+) -> None:
+    (project / "big.py").write_text("x = 1\n" * 20_000)
+    with FakeModelServer(mode="ollama", context_length=4096) as server:
+        result = invoke("service", "-s", "api#1", "-c", "big.py", env={"OLLAMA_HOST": server.url})
+        as_json = invoke(
+            "service", "-s", "api#1", "-c", "big.py", "--json", env={"OLLAMA_HOST": server.url}
+        )
+    assert result.exit_code == 2, result.output
+    assert "does not fit" in result.stderr
+    report = json.loads(as_json.stdout)
+    assert (report["status"], report["exit_code"], report["cost"]) == ("error", 2, None)
+    assert report["ledger"]["recorded"] is False
+    assert ledger_rows(route_home) == []
+
+
+def test_a_dry_run_makes_no_ledger_row(project: Path, route_home: Path) -> None:
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        result = invoke("service", "-s", "api#1", "--dry-run", env={"OLLAMA_HOST": server.url})
+    assert result.exit_code == 0, result.output
+    assert "+++ b/app/project_service.py" in result.stdout
+    assert ledger_rows(route_home) == []
+
+
+def test_a_run_the_server_failed_is_still_a_ledger_row(project: Path, route_home: Path) -> None:
+    result = invoke("service", "-s", "api#1", "--host", f"127.0.0.1:{free_port()}")
+    assert result.exit_code == 3
+    assert [row["status"] for row in ledger_rows(route_home)] == ["backend_error"]

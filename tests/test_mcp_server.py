@@ -315,6 +315,28 @@ def test_a_dry_run_writes_nothing_and_returns_no_diff_without_include_code(
     assert snapshot(project) == before
 
 
+def ledger_runs(route_home: Path) -> list[Any]:
+    path = route_home / "ledger.sqlite3"
+    if not path.exists():
+        return []
+    with Ledger.open(path) as ledger:
+        return ledger.runs(since=None, until=None, project=None, limit=None)
+
+
+def test_a_dry_run_or_a_prompt_too_large_is_not_a_ledger_row(
+    project: Path, route_home: Path
+) -> None:
+    with FakeModelServer(mode="ollama", models=[MODEL], context_length=2048) as small:
+        configure(project, small.url)
+        small.enqueue(GOOD_SERVICE)
+        dry = call(project, "generate", {"task": "service", "skill": "scaffold#3", "dry_run": True})
+        huge = call(project, "generate", {"task": "x" * 200_000, "skill": "scaffold#3"})
+    assert payload(dry)["status"] == "dry_run"
+    assert huge.is_error is True
+    assert "does not fit" in text_of(huge)
+    assert ledger_runs(route_home) == []
+
+
 def test_server_down_is_a_tool_error_with_the_cli_message(project: Path) -> None:
     configure(project, f"http://127.0.0.1:{free_port()}")
 

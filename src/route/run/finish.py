@@ -47,17 +47,43 @@ def finish(
     numbers (the hand-off size is measured once, ``handoff_characters``)."""
     from route.run.report import RunReport, handoff_characters
 
+    if not is_a_run(result):
+        # Input refused before the model was asked, and dry runs: nothing was delegated, so
+        # nothing is priced or recorded (README: such a run is not a ledger row).
+        return RunReport(
+            result=replace(result, ledger_note=NOT_A_RUN),
+            ledger=None,
+            diff=_dry_run_diff(result),
+        )
     handoff = handoff_characters(result)
     result = price_run(result, config, command_text=command_text, handoff_characters=handoff)
     result, recorded = record_run(
         result, config, command_text=command_text, handoff_characters=handoff, batch_id=batch_id
     )
-    diff = None
-    if result.status == "dry_run" and result.attempts:
-        from route.safety.writer import render_diff
+    return RunReport(result=result, ledger=recorded, diff=_dry_run_diff(result))
 
-        diff = render_diff(result.attempts[-1].plan)
-    return RunReport(result=result, ledger=recorded, diff=diff)
+
+NOT_A_RUN = "not a run: refused before the model was asked, or a dry run"
+
+
+def is_a_run(result: RunResult) -> bool:
+    """Whether ``result`` is a delegation the ledger counts. A dry run writes nothing, and input
+    refused before the model was asked (bad settings, a context file that cannot be read, a
+    prompt too large for the model) delegated nothing: neither is a run. A run the model server
+    failed (unreachable, an error mid-stream) or that was interrupted is one."""
+    from route.errors import EXIT_USAGE
+
+    if result.status == "dry_run":
+        return False
+    return bool(result.attempts) or result.exit_code != EXIT_USAGE
+
+
+def _dry_run_diff(result: RunResult) -> str | None:
+    if result.status != "dry_run" or not result.attempts:
+        return None
+    from route.safety.writer import render_diff
+
+    return render_diff(result.attempts[-1].plan)
 
 
 def price_run(
