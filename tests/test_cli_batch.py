@@ -146,6 +146,22 @@ def test_a_task_whose_context_file_is_missing_is_not_a_ledger_row(
     assert sorted(row.task for row in rows) == ["Projects model", "Projects service"]
 
 
+def test_an_unwritable_ledger_folder_stops_a_batch_before_any_request(
+    app: typer.Typer, project: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with FakeModelServer(mode="ollama", parallel=2) as server:
+        result = CliRunner().invoke(
+            app,
+            ["batch", "plan.yaml", "--host", server.url, "--ledger", str(blocker / "l.sqlite3")],
+        )
+        chats = len(server.requests)
+    assert result.exit_code == 2, result.output
+    assert chats == 0
+    assert "route cannot write its ledger in" in result.stderr
+
+
 def test_the_human_report_lists_tasks_verify_and_cost(
     app: typer.Typer, project: Path, route_home: Path
 ) -> None:

@@ -396,3 +396,76 @@ def test_a_run_the_server_failed_is_still_a_ledger_row(project: Path, route_home
     result = invoke("service", "-s", "api#1", "--host", f"127.0.0.1:{free_port()}")
     assert result.exit_code == 3
     assert [row["status"] for row in ledger_rows(route_home)] == ["backend_error"]
+
+
+# --------------------------------------------------------------------------- item 4
+
+
+def test_an_unwritable_route_home_stops_the_run_before_the_model_is_asked(
+    project: Path, tmp_path: Path
+) -> None:
+    # A regular file where a folder should be: no write below it succeeds (as on a read-only
+    # mount, and unlike permission bits it holds for root too).
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        result = invoke(
+            "service",
+            "-s",
+            "api#1",
+            "--json",
+            env={"OLLAMA_HOST": server.url, "ROUTE_HOME": str(blocker / "home")},
+        )
+        chats = [r for r in server.requests if "messages" in r]
+    assert result.exit_code == 2, result.output
+    assert chats == []
+    assert result.stderr.strip().splitlines() == [
+        f"route: error: route cannot write its ledger in {blocker / 'home'} (Not a directory) "
+        "— point --ledger (or ROUTE_LEDGER, or ROUTE_HOME) at a writable folder"
+    ]
+    assert json.loads(result.stdout)["exit_code"] == 2
+    assert not (project / "app" / "project_service.py").exists()
+
+
+def test_an_unwritable_ledger_folder_stops_the_run_before_the_model_is_asked(
+    project: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        result = invoke(
+            "service",
+            "-s",
+            "api#1",
+            "--ledger",
+            str(blocker / "ledger.sqlite3"),
+            env={"OLLAMA_HOST": server.url},
+        )
+        chats = [r for r in server.requests if "messages" in r]
+    assert result.exit_code == 2, result.output
+    assert chats == []
+    assert "route cannot write its ledger in" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_unwritable_lock_folder_stops_the_run_before_the_model_is_asked(
+    project: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        result = invoke(
+            "service",
+            "-s",
+            "api#1",
+            "--ledger",
+            str(tmp_path / "ledger.sqlite3"),
+            env={"OLLAMA_HOST": server.url, "ROUTE_HOME": str(blocker)},
+        )
+        chats = [r for r in server.requests if "messages" in r]
+    assert result.exit_code == 2, result.output
+    assert chats == []
+    assert f"route cannot write its project locks in {blocker / 'locks'}" in result.stderr

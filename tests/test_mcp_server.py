@@ -337,6 +337,21 @@ def test_a_dry_run_or_a_prompt_too_large_is_not_a_ledger_row(
     assert ledger_runs(route_home) == []
 
 
+def test_an_unwritable_ledger_folder_is_a_tool_error_before_the_model_is_asked(
+    project: Path, server: FakeModelServer, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    configure(project, server.url, ledger=str(blocker / "ledger.sqlite3"))
+    server.enqueue(GOOD_SERVICE)
+
+    result = call(project, "generate", {"task": "service", "skill": "scaffold#3"})
+
+    assert result.is_error is True
+    assert "route cannot write its ledger in" in text_of(result)
+    assert server.requests == []
+
+
 def test_server_down_is_a_tool_error_with_the_cli_message(project: Path) -> None:
     configure(project, f"http://127.0.0.1:{free_port()}")
 

@@ -315,7 +315,7 @@ def run_generate(
     """
     from route.accounting.pricing import load_prices
     from route.backends.configured import backend_for
-    from route.run.finish import finish
+    from route.run.finish import check_destinations, finish
     from route.run.pipeline import prepare, run_generation
     from route.run.report import report_json
     from route.settings.locations import route_home
@@ -327,6 +327,7 @@ def run_generate(
     check_skill_references(options.skill_refs, context.project_root, context.skill_dirs())
     prepared = prepare(options)  # unknown skills, sections, context files: a tool error
     load_prices(config.prices).get(config.cloud_model)  # no silent $0: fail before generating
+    check_destinations(options, config)  # a read-only ledger or ROUTE_HOME: before, not after
     result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
     report = finish(result, config, command_text=request.command_text())
     if result.status in FAILED_BEFORE_WRITING and not (result.created or result.changed):

@@ -31,8 +31,30 @@ def delegate(
     from route.backends.configured import backend_for
     from route.run.pipeline import run_generation
 
+    check_destinations(options, config)
     result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
     return finish(result, config, command_text=command_text, batch_id=batch_id)
+
+
+def check_destinations(options: GenOptions, config: Config) -> None:
+    """Check, before the model is asked, that route can write where a run writes outside the
+    project: its ledger and its project locks (``UsageError`` naming the folder otherwise)."""
+    from route.accounting.ledger import resolve_ledger_path
+    from route.settings.locations import check_writable
+
+    if not options.dry_run:  # a dry run writes no ledger row and takes no lock
+        ledger = resolve_ledger_path(None, config.ledger, project_root=options.project_root)
+        check_writable(
+            ledger.parent,
+            "its ledger",
+            "point --ledger (or ROUTE_LEDGER, or ROUTE_HOME) at a writable folder",
+        )
+    if options.lock_home is not None and not options.dry_run:
+        check_writable(
+            options.lock_home / "locks",
+            "its project locks",
+            "point ROUTE_HOME at a writable folder",
+        )
 
 
 def finish(
