@@ -398,6 +398,32 @@ def test_a_run_the_server_failed_is_still_a_ledger_row(project: Path, route_home
     assert [row["status"] for row in ledger_rows(route_home)] == ["backend_error"]
 
 
+# --------------------------------------------------------------------------- item 7
+
+
+def test_a_failed_run_reads_back_no_second_copy_of_a_long_task(
+    project: Path, route_home: Path
+) -> None:
+    task = "service for Projects. " + "Each project has a name. " * 1200  # ~30 KB
+    (project / "task.md").write_text(task)
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue("no files here\n")
+        server.enqueue("no files here\n")
+        result = invoke(
+            "--task-file", "task.md", "-s", "api#1", "--max-attempts", "1", "--json",
+            env={"OLLAMA_HOST": server.url},
+        )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["task"].startswith("service for Projects.")
+    assert report["task"].endswith(f"({len(task):,} characters)")
+    assert len(report["task"]) < 300
+    (row,) = ledger_rows(route_home)
+    assert row["task"] == task  # the ledger keeps the whole task
+    assert int(str(row["handoff_input_characters"])) < 5_000
+    assert int(str(row["handoff_output_characters"])) < 200  # the command, not the file
+
+
 # --------------------------------------------------------------------------- item 4
 
 

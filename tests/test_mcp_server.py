@@ -364,6 +364,22 @@ def test_server_down_is_a_tool_error_with_the_cli_message(project: Path) -> None
     assert not (project / SERVICE).exists()
 
 
+def test_a_failed_hand_off_costs_what_was_sent_and_read(project: Path, route_home: Path) -> None:
+    configure(project, f"http://127.0.0.1:{free_port()}")
+    task = "service for Projects. " + "Each project has a name. " * 4000  # ~100 KB
+
+    result = call(project, "generate", {"task": task, "skill": "scaffold#3"})
+
+    assert result.is_error is True
+    (row,) = ledger_runs(route_home)
+    assert row.status == "backend_error"
+    # What the orchestrator read back is the one-line message, not a report echoing the task.
+    assert row.handoff_input_characters == len(text_of(result))
+    assert row.handoff_output_characters == len(
+        GenerateRequest(task=task, skills=("scaffold#3",)).command_text()
+    )
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [

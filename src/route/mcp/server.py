@@ -48,6 +48,8 @@ TAGS_TIMEOUT_SECONDS = 3.0
 BYTES_PER_GB = 1e9
 # Run statuses reported as a plain tool error when the run wrote nothing.
 FAILED_BEFORE_WRITING = ("error", "backend_error", "interrupted")
+# How the MCP SDK starts the text of a tool error (what the orchestrator reads before the message).
+TOOL_ERROR_PREFIX = "Error executing tool generate: "
 
 INSTRUCTIONS = (
     "route hands pattern-following code generation to a local model. Call generate with a "
@@ -329,8 +331,16 @@ def run_generate(
     load_prices(config.prices).get(config.cloud_model)  # no silent $0: fail before generating
     check_destinations(options, config)  # a read-only ledger or ROUTE_HOME: before, not after
     result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
-    report = finish(result, config, command_text=request.command_text())
-    if result.status in FAILED_BEFORE_WRITING and not (result.created or result.changed):
+    failed = result.status in FAILED_BEFORE_WRITING and not (result.created or result.changed)
+    # A run that failed before writing answers with its message alone: that is all it costs
+    # the orchestrator to read.
+    report = finish(
+        result,
+        config,
+        command_text=request.command_text(),
+        summary_characters=len(TOOL_ERROR_PREFIX) + len(result.message) if failed else None,
+    )
+    if failed:
         raise RunFailed(result.message, result.exit_code)
     # A dry run's diff is code too: shown only when code is asked for.
     shown = report_json(

@@ -63,10 +63,15 @@ def finish(
     *,
     command_text: str,
     batch_id: str | None = None,
+    summary_characters: int | None = None,
 ) -> RunReport:
     """Price a finished run once, record that as its ledger row, and return its report: the
     printed figures, ``--json``, the MCP answer and ``route cost show`` all read the same
-    numbers (the hand-off size is measured once, ``handoff_characters``)."""
+    numbers (the hand-off size is measured once, ``handoff_characters``).
+
+    The hand-off is what the orchestrator really sent (``command_text``) and read back: the
+    compact report, or ``summary_characters`` when the frontend returns less (the MCP server
+    answers a run that failed before writing with its one-line message)."""
     from route.run.report import RunReport, handoff_characters
 
     if not is_a_run(result):
@@ -77,7 +82,7 @@ def finish(
             ledger=None,
             diff=_dry_run_diff(result),
         )
-    handoff = handoff_characters(result)
+    handoff = summary_characters if summary_characters is not None else handoff_characters(result)
     result = price_run(result, config, command_text=command_text, handoff_characters=handoff)
     result, recorded = record_run(
         result, config, command_text=command_text, handoff_characters=handoff, batch_id=batch_id
