@@ -188,6 +188,19 @@ def test_streamed_text_is_exactly_the_answer_for_any_chunking(
     assert _streamed(chunks, shared=shared, show_status=show_status) == answer + "\n"
 
 
+def test_the_live_view_leaves_refused_files_to_the_report() -> None:
+    from route.values import Attempt, ParsedAnswer, Refusal, WritePlan
+
+    terminal = io.StringIO()
+    view = LiveView(model="m", text_stream=terminal, status_stream=terminal, clock=Clock())
+    refusal = Refusal("../x.py", "outside the project")
+    plan = WritePlan(changes=(), refusals=(refusal,))
+    failure = "every file was refused: ../x.py: outside the project"
+    attempt = Attempt(1, finished(""), ParsedAnswer(), plan, False, None, failure)
+    view.attempt_finished(attempt)
+    assert terminal.getvalue().count("../x.py") == 1
+
+
 def test_the_cost_table_writes_a_negative_saving_as_minus_dollars(
     capsys: pytest.CaptureFixture[str],
 ) -> None:

@@ -216,10 +216,7 @@ class LiveView:
         self._line(f"   verifying: {escape_terminal(command)}")
 
     def attempt_finished(self, attempt: Attempt) -> None:
-        for refusal in attempt.plan.refusals:
-            self._line(
-                f"   refused {escape_terminal(refusal.path)}: {escape_terminal(refusal.reason)}"
-            )
+        # Refused files are listed once, in the report (an attempt's failure names them).
         if attempt.failure:
             self._line(f"   ✗ {escape_terminal(attempt.failure)}")
         elif attempt.verify is not None and not attempt.verify.skipped_reason:
