@@ -155,6 +155,17 @@ def test_show_several_refs_of_one_skill_merges_them(project: Path, runner: CliRu
     assert result.stdout.index("## 3. Service Layer") < result.stdout.index("## 1. Model")
 
 
+def test_show_json_of_several_skills_is_one_object(project: Path, runner: CliRunner) -> None:
+    (project / ".skills" / "other").mkdir()
+    (project / ".skills" / "other" / "SKILL.md").write_text("# Other\n\n## 1. One\n\nx\n")
+    result = runner.invoke(app, ["skills", "show", "scaffold#1", "other#1", "--json"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    payload = json.loads(line)
+    assert [item["skill"] for item in payload["excerpts"]] == ["scaffold", "other"]
+    assert payload["estimated_tokens"] == sum(i["estimated_tokens"] for i in payload["excerpts"])
+
+
 def test_show_json(project: Path, runner: CliRunner) -> None:
     result = runner.invoke(app, ["skills", "show", "scaffold#1-2", "--json"])
     assert result.exit_code == 0

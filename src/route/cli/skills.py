@@ -128,8 +128,8 @@ def show_skill(
     """Print exactly the text each reference sends to the model, and its estimated tokens.
 
     Several references to one skill are merged as they are in a prompt (its preamble once).
-    The text goes to stdout and the estimate to stderr; with --json, one JSON object per skill
-    cited, one per line.
+    The text goes to stdout and the estimate to stderr. With --json, one JSON object: the
+    excerpt of the one skill cited, or {"excerpts": [...], "estimated_tokens": N} for several.
     """
     from route import ui
     from route.prompting import skills
@@ -139,8 +139,12 @@ def show_skill(
     dirs = _skill_dirs(cwd, skills_dir)
     excerpts = skills.merge_excerpts([skills.resolve_reference(ref, dirs, cwd) for ref in refs])
     if as_json:
-        for excerpt in excerpts:
-            ui.print_json(_excerpt_object(excerpt, cwd))
+        objects = [_excerpt_object(excerpt, cwd) for excerpt in excerpts]
+        if len(objects) == 1:
+            ui.print_json(objects[0])
+        else:
+            total = sum(int(item["estimated_tokens"]) for item in objects)
+            ui.print_json({"excerpts": objects, "estimated_tokens": total})
         return
     for index, excerpt in enumerate(excerpts):
         if index:
