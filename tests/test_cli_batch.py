@@ -231,6 +231,20 @@ def test_the_skill_shortcut_runs_the_chosen_sections_as_a_dry_run(
     assert list((project / "app").iterdir()) == []
 
 
+def test_a_dry_run_batch_records_no_rows_and_says_no_ledger_line(
+    app: typer.Typer, project: Path, route_home: Path
+) -> None:
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(answer("model"))
+        server.enqueue(answer("service"))
+        result = CliRunner().invoke(
+            app, ["batch", "plan.yaml", "--host", server.url, "--model", "coder", "--dry-run"]
+        )
+    assert result.exit_code == 0, result.output
+    assert "ledger:" not in result.stderr
+    assert not (route_home / "ledger.sqlite3").exists()
+
+
 def test_the_live_view_draws_one_line_per_task_and_a_bar() -> None:
     now = [0.0]
     stream = io.StringIO()

@@ -641,7 +641,8 @@ def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) ->
     lines.extend(f"  failover: {note}" for note in report["failover"])
     _print_lines(lines)
     _print_cost_table(report, "batch cost (cloud figures are estimates)", "plan", plain)
-    ledgers = [task["ledger"] for task in report["tasks"] if task.get("ledger")]
+    # Tasks that are not runs (refused before the model was asked, dry runs) have no ledger path.
+    ledgers = [task["ledger"] for task in report["tasks"] if (task.get("ledger") or {}).get("path")]
     if ledgers:
         recorded = sum(1 for ledger in ledgers if ledger["recorded"])
         notes = {ledger["note"] for ledger in ledgers if ledger["note"]}
