@@ -306,7 +306,7 @@ def test_by_user_and_machine_group_who_ran_what(route_home: Path, project: Path)
         ("ana@example.com", 2),
     ]
     rows = list(csv.DictReader(io.StringIO(invoke("--by", "machine", "--csv").stdout)))
-    assert [row["key"] for row in rows] == ["(unknown)", "ana-laptop", "gpu-box"]
+    assert [row["key"] for row in rows] == ["(unknown)", "ana-laptop", "gpu-box", "total"]
 
 
 def test_team_reads_the_shared_ledger_and_the_local_one_stays_the_default(

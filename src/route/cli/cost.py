@@ -42,6 +42,24 @@ Examples:
   route cost forget --before 2026-01-01 --dry-run
 """
 
+PUSH_EPILOG = """\
+Examples:
+
+  route cost push --dry-run
+
+  route cost push --json
+"""
+
+FORGET_EPILOG = """\
+Examples:
+
+  route cost forget 3f9c2a
+
+  route cost forget --before 2026-01-01 --dry-run
+
+  route cost forget 3f9c2a --team
+"""
+
 RUNS_EPILOG = """\
 Examples:
 
@@ -265,7 +283,7 @@ def prices(json_output: JsonOption = False) -> None:
         ui.print_text(f"Note: {table.note}")
 
 
-@app.command("push")
+@app.command("push", epilog=PUSH_EPILOG)
 def push(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only list the runs that would be sent.")
@@ -312,7 +330,7 @@ def push(
         ui.print_text(f"{result.already_there} run(s) were already there (skipped).")
 
 
-@app.command("forget")
+@app.command("forget", epilog=FORGET_EPILOG)
 def forget(
     run_ids: Annotated[
         list[str] | None, typer.Argument(help="Run ids or unique prefixes (`route cost runs`).")

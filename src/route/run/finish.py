@@ -39,13 +39,15 @@ def delegate(
 def check_destinations(options: GenOptions, config: Config) -> None:
     """Check, before the model is asked, that route can write where a run writes outside the
     project: its ledger and its project locks (``UsageError`` naming the folder otherwise)."""
-    from route.accounting.ledger import resolve_ledger_path
+    from route.accounting.location import resolve_ledgers
     from route.settings.locations import check_writable
 
     if not options.dry_run:  # a dry run writes no ledger row and takes no lock
-        ledger = resolve_ledger_path(None, config.ledger, project_root=options.project_root)
+        ledgers = resolve_ledgers(
+            config.ledger, config.ledger_url, project_root=options.project_root
+        )
         check_writable(
-            ledger.parent,
+            ledgers.local.parent,
             "its ledger",
             "point --ledger (or ROUTE_LEDGER, or ROUTE_HOME) at a writable folder",
         )
