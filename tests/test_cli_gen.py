@@ -342,7 +342,7 @@ def test_print_prompt_escapes_control_characters_in_the_task(project: Path) -> N
     assert result.exit_code == 0, result.output
     assert "\x1b" not in result.stdout and "\x07" not in result.stdout
     assert "\r" not in result.stdout
-    assert "service\\x1b[2J for\\x07\\r Projects" in result.stdout
+    assert "service\\x1b[2J for\\x07\\x0d Projects" in result.stdout
 
 
 # --------------------------------------------------------------------------- item 6

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -53,9 +52,6 @@ class _Escapes(dict[int, str]):
 
 _LINE_ESCAPES = _Escapes("")
 _MULTILINE_ESCAPES = _Escapes("\n\t")
-
-# C0 and C1 control characters and DEL, except tab and newline.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def is_terminal(stream: TextIO | None = None) -> bool:
@@ -410,13 +406,8 @@ def print_prompt(messages: Sequence[tuple[str, str]], estimated_tokens: int) -> 
     terminal; newlines and tabs stay as they are."""
     for role, content in messages:
         print_text(f"===== {role} =====")
-        print_text(_visible(content))
+        print_text(escape_terminal(content, multiline=True))
     print_text(f"===== estimated prompt tokens: ~{estimated_tokens} =====")
-
-
-def _visible(text: str) -> str:
-    """``text`` with control characters other than newline and tab written as ``\\x1b``."""
-    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode(), text)
 
 
 # --------------------------------------------------------------------------- route models pull
