@@ -326,7 +326,7 @@ def ledger_runs(route_home: Path) -> list[Any]:
 def test_a_dry_run_or_a_prompt_too_large_is_not_a_ledger_row(
     project: Path, route_home: Path
 ) -> None:
-    with FakeModelServer(mode="ollama", models=[MODEL], context_length=2048) as small:
+    with FakeModelServer(mode="ollama", models=[MODEL], context_length=8192) as small:
         configure(project, small.url)
         small.enqueue(GOOD_SERVICE)
         dry = call(project, "generate", {"task": "service", "skill": "scaffold#3", "dry_run": True})
