@@ -387,3 +387,61 @@ def test_real_catalog_cpu_only_with_8_gb_picks_a_small_model() -> None:
     assert result.top is not None
     assert result.top.fit == "cpu_only"
     assert result.top.total_bytes <= usable_ram_bytes(Hardware(ram_total_bytes=8 * GB))
+
+
+# --------------------------------------------------------------------------- unsuitable models
+
+
+def test_a_model_whose_maximum_context_is_below_the_plan_is_unsuitable_and_says_why() -> None:
+    catalog = parse_catalog(
+        small_catalog(model(tag="short:7b", context_length=8192), model(tag="long:7b"))
+    )
+    hardware = gpu_machine("NVIDIA GeForce RTX 4090", 24 * GIB)
+    result = recommend(catalog, hardware, PlanSettings(context_tokens=32768))
+    short = next(e for e in result.estimates if e.model.tag == "short:7b")
+    assert not short.fits_well
+    assert "8,192" in short.unsuitable and "32,768" in short.unsuitable
+    assert result.top is not None and result.top.model.tag == "long:7b"
+    assert result.estimates[-1] is short  # unsuitable models rank last
+
+
+def test_a_completion_only_model_is_unsuitable_whatever_its_quality() -> None:
+    catalog = parse_catalog(
+        small_catalog(
+            model(tag="base:7b", quality_tier=5, follows_instructions=False, note="base model"),
+            model(tag="chat:7b", quality_tier=1),
+        )
+    )
+    result = recommend(catalog, gpu_machine("RTX 4090", 24 * GIB), PlanSettings())
+    base = next(e for e in result.estimates if e.model.tag == "base:7b")
+    assert (base.fits_well, base.unsuitable) == (False, "base model")
+    assert result.top is not None and result.top.model.tag == "chat:7b"
+
+
+def test_no_pick_when_no_model_holds_the_context() -> None:
+    catalog = load_catalog()
+    result = recommend(catalog, gpu_machine("RTX 4090", 24 * GIB), PlanSettings(10**12))
+    assert result.top is None
+    assert all(estimate.unsuitable for estimate in result.estimates)
+    assert result.largest_context == max(m.context_length for m in catalog.models)
+
+
+def test_the_packaged_completion_models_are_marked() -> None:
+    catalog = load_catalog()
+    completion_only = {m.tag for m in catalog.models if not m.follows_instructions}
+    assert {"codegemma:2b", "starcoder2:3b", "starcoder2:7b", "starcoder2:15b"} <= completion_only
+    assert "qwen2.5-coder:7b" not in completion_only
+
+
+def test_a_gpu_stated_only_by_its_memory_gets_a_typical_bandwidth_marked_assumed() -> None:
+    catalog = load_catalog()
+    planned = Hardware(gpus=(Gpu("planned", "planned GPU", 8 * GB),), ram_total_bytes=32 * GB)
+    speeds = memory_bandwidth(planned, catalog, None)
+    assert speeds.assumed and speeds.gpu is not None and speeds.gpu > 0
+    assert "assumed" in speeds.source and "--bandwidth" in speeds.source
+    bigger = Hardware(gpus=(Gpu("planned", "planned GPU", 24 * GB),), ram_total_bytes=32 * GB)
+    assert memory_bandwidth(bigger, catalog, None).gpu != speeds.gpu
+    stated = memory_bandwidth(planned, catalog, 500)
+    assert (stated.gpu, stated.assumed) == (500, False)
+    result = recommend(catalog, planned, PlanSettings())
+    assert all(e.tokens_per_second is not None for e in result.estimates if e.fit != "does_not_fit")

@@ -125,6 +125,43 @@ def test_a_plan_runs_verifies_once_and_records_linked_ledger_rows(
     assert all(row.verify_passed is True for row in rows)
 
 
+def test_a_task_whose_context_file_is_missing_is_not_a_ledger_row(
+    app: typer.Typer, project: Path, route_home: Path
+) -> None:
+    (project / "plan.yaml").write_text(
+        PLAN + "- id: broken\n  task: Projects routes\n  skill: scaffold#2\n"
+        "  context: [app/missing.py]\n"
+    )
+    with FakeModelServer(mode="ollama", parallel=2) as server:
+        server.enqueue(answer("model"))
+        server.enqueue(answer("service"))
+        result = CliRunner().invoke(
+            app,
+            ["batch", "plan.yaml", "--host", server.url, "--model", "coder", "--no-verify"],
+        )
+    assert result.exit_code == 2, result.output
+    assert "missing.py" in result.stderr
+    with Ledger.open(route_home / "ledger.sqlite3") as ledger:
+        rows = ledger.runs()
+    assert sorted(row.task for row in rows) == ["Projects model", "Projects service"]
+
+
+def test_an_unwritable_ledger_folder_stops_a_batch_before_any_request(
+    app: typer.Typer, project: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with FakeModelServer(mode="ollama", parallel=2) as server:
+        result = CliRunner().invoke(
+            app,
+            ["batch", "plan.yaml", "--host", server.url, "--ledger", str(blocker / "l.sqlite3")],
+        )
+        chats = len(server.requests)
+    assert result.exit_code == 2, result.output
+    assert chats == 0
+    assert "route cannot write its ledger in" in result.stderr
+
+
 def test_the_human_report_lists_tasks_verify_and_cost(
     app: typer.Typer, project: Path, route_home: Path
 ) -> None:
@@ -192,6 +229,20 @@ def test_the_skill_shortcut_runs_the_chosen_sections_as_a_dry_run(
     assert any("Model for the Projects resource" in prompt for prompt in prompts)
     assert any("Service for the Projects resource" in prompt for prompt in prompts)
     assert list((project / "app").iterdir()) == []
+
+
+def test_a_dry_run_batch_records_no_rows_and_says_no_ledger_line(
+    app: typer.Typer, project: Path, route_home: Path
+) -> None:
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(answer("model"))
+        server.enqueue(answer("service"))
+        result = CliRunner().invoke(
+            app, ["batch", "plan.yaml", "--host", server.url, "--model", "coder", "--dry-run"]
+        )
+    assert result.exit_code == 0, result.output
+    assert "ledger:" not in result.stderr
+    assert not (route_home / "ledger.sqlite3").exists()
 
 
 def test_the_live_view_draws_one_line_per_task_and_a_bar() -> None:

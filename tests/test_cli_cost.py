@@ -99,7 +99,11 @@ def test_by_status_as_csv(ledger_runs: list[RunRecord]) -> None:
     result = invoke("--by", "status", "--csv")
     assert result.exit_code == 0, result.output
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(row["key"], row["runs"]) for row in rows] == [("success", "1"), ("verify_failed", "1")]
+    assert [(row["key"], row["runs"]) for row in rows] == [
+        ("success", "1"),
+        ("verify_failed", "1"),
+        ("total", "2"),
+    ]
 
 
 def test_by_day_table_ends_with_a_total(ledger_runs: list[RunRecord]) -> None:
@@ -269,6 +273,17 @@ def test_prices_lists_date_and_sources(project: Path) -> None:
     assert {entry["source"] for entry in data["models"]} == {"package 2026-11-01"}
 
 
+def test_explain_with_json_is_one_json_object(project: Path) -> None:
+    result = invoke("--explain", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["prices_date"] == "2026-11-01"
+    assert data["explanation"].startswith("How route estimates savings")
+    refused = invoke("--explain", "--csv")
+    assert isinstance(refused.exception, UsageError)
+    assert "--explain" in str(refused.exception)
+
+
 def test_explain_prints_the_savings_model(project: Path) -> None:
     result = invoke("--explain")
     assert result.exit_code == 0, result.output
@@ -291,7 +306,7 @@ def test_by_user_and_machine_group_who_ran_what(route_home: Path, project: Path)
         ("ana@example.com", 2),
     ]
     rows = list(csv.DictReader(io.StringIO(invoke("--by", "machine", "--csv").stdout)))
-    assert [row["key"] for row in rows] == ["(unknown)", "ana-laptop", "gpu-box"]
+    assert [row["key"] for row in rows] == ["(unknown)", "ana-laptop", "gpu-box", "total"]
 
 
 def test_team_reads_the_shared_ledger_and_the_local_one_stays_the_default(

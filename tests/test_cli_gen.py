@@ -283,3 +283,215 @@ def test_print_prompt_shows_the_prefill_of_a_target(project: Path, route_home: P
     assert result.exit_code == 0, result.output
     assert "===== assistant (prefill) =====" in result.stdout
     assert "===== assistant (prefill) =====\napp/x.py\n```python\n" in result.stdout
+
+
+# --------------------------------------------------------------------------- issue 19 item 16
+
+
+def test_task_from_a_file(project: Path) -> None:
+    long_task = "service for Projects. " + "Each project has a name. " * 20_000  # ~500 KB
+    (project / "task.md").write_text(long_task, encoding="utf-8")
+    result = invoke("--task-file", "task.md", "-s", "api#1", "--print-prompt")
+    assert result.exit_code == 0, result.output
+    assert long_task.strip() in result.stdout
+
+
+def test_task_from_stdin(project: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["gen", "-", "-s", "api#1", "--print-prompt"], input="tests for the service\n"
+    )
+    assert result.exit_code == 0, result.output
+    assert "tests for the service" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (("-s", "api#1"), "give the task"),
+        (("x", "--task-file", "task.md", "-s", "api#1"), "not both"),
+        (("--task-file", "missing.md", "-s", "api#1"), "cannot read --task-file missing.md"),
+    ],
+)
+def test_task_sources_that_cannot_be_used(
+    project: Path, route_home: Path, arguments: tuple[str, ...], words: str
+) -> None:
+    (project / "task.md").write_text("service\n")
+    result = invoke(*arguments)
+    assert result.exit_code == 2
+    assert words in result.stderr
+    assert ledger_rows(route_home) == []
+
+
+# --------------------------------------------------------------------------- items 13 and 17
+
+
+def test_print_prompt_with_json_is_one_json_object(project: Path, route_home: Path) -> None:
+    result = invoke("service for Projects", "-s", "api#1", "--print-prompt", "--json")
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    data = json.loads(line)
+    assert data["status"] == "prompt"
+    assert [message["role"] for message in data["messages"]][:2] == ["system", "user"]
+    assert any("service for Projects" in message["content"] for message in data["messages"])
+    assert data["estimated_prompt_tokens"] > 0
+    assert ledger_rows(route_home) == []
+
+
+def test_print_prompt_escapes_control_characters_in_the_task(project: Path) -> None:
+    result = invoke("service\x1b[2J for\x07\r Projects", "-s", "api#1", "--print-prompt")
+    assert result.exit_code == 0, result.output
+    assert "\x1b" not in result.stdout and "\x07" not in result.stdout
+    assert "\r" not in result.stdout
+    assert "service\\x1b[2J for\\x07\\x0d Projects" in result.stdout
+
+
+# --------------------------------------------------------------------------- item 6
+
+
+@pytest.mark.parametrize(
+    ("arguments", "words"),
+    [
+        (("--base-url", "ftp://x", "--backend", "openai"), "--base-url 'ftp://x' has the scheme"),
+        (("--host", ":::"), "--host ':::' is not a valid address"),
+        (("--endpoint", "nowhere"), "unknown endpoint 'nowhere'"),
+    ],
+)
+def test_settings_refused_before_the_run_make_no_ledger_row(
+    project: Path, route_home: Path, arguments: tuple[str, ...], words: str
+) -> None:
+    result = invoke("service", "-s", "api#1", *arguments)
+    assert result.exit_code == 2, result.output
+    assert words in result.stderr
+    assert "ledger:" not in result.stderr
+    assert ledger_rows(route_home) == []
+
+
+def test_a_prompt_too_large_for_the_model_makes_no_ledger_row(
+    project: Path, route_home: Path
+) -> None:
+    (project / "big.py").write_text("x = 1\n" * 20_000)
+    with FakeModelServer(mode="ollama", context_length=4096) as server:
+        result = invoke("service", "-s", "api#1", "-c", "big.py", env={"OLLAMA_HOST": server.url})
+        as_json = invoke(
+            "service", "-s", "api#1", "-c", "big.py", "--json", env={"OLLAMA_HOST": server.url}
+        )
+    assert result.exit_code == 2, result.output
+    assert "does not fit" in result.stderr
+    report = json.loads(as_json.stdout)
+    assert (report["status"], report["exit_code"], report["cost"]) == ("error", 2, None)
+    assert report["ledger"]["recorded"] is False
+    assert ledger_rows(route_home) == []
+
+
+def test_a_dry_run_makes_no_ledger_row(project: Path, route_home: Path) -> None:
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        result = invoke("service", "-s", "api#1", "--dry-run", env={"OLLAMA_HOST": server.url})
+    assert result.exit_code == 0, result.output
+    assert "+++ b/app/project_service.py" in result.stdout
+    assert ledger_rows(route_home) == []
+
+
+def test_a_run_the_server_failed_is_still_a_ledger_row(project: Path, route_home: Path) -> None:
+    result = invoke("service", "-s", "api#1", "--host", f"127.0.0.1:{free_port()}")
+    assert result.exit_code == 3
+    assert [row["status"] for row in ledger_rows(route_home)] == ["backend_error"]
+
+
+# --------------------------------------------------------------------------- item 7
+
+
+def test_a_failed_run_reads_back_no_second_copy_of_a_long_task(
+    project: Path, route_home: Path
+) -> None:
+    task = "service for Projects. " + "Each project has a name. " * 1200  # ~30 KB
+    (project / "task.md").write_text(task)
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue("no files here\n")
+        server.enqueue("no files here\n")
+        result = invoke(
+            "--task-file", "task.md", "-s", "api#1", "--max-attempts", "1", "--json",
+            env={"OLLAMA_HOST": server.url},
+        )  # fmt: skip
+    assert result.exit_code == 1, result.output
+    report = json.loads(result.stdout)
+    assert report["task"].startswith("service for Projects.")
+    assert report["task"].endswith(f"({len(task):,} characters)")
+    assert len(report["task"]) < 300
+    (row,) = ledger_rows(route_home)
+    assert row["task"] == task  # the ledger keeps the whole task
+    assert int(str(row["handoff_input_characters"])) < 5_000
+    assert int(str(row["handoff_output_characters"])) < 200  # the command, not the file
+
+
+# --------------------------------------------------------------------------- item 4
+
+
+def test_an_unwritable_route_home_stops_the_run_before_the_model_is_asked(
+    project: Path, tmp_path: Path
+) -> None:
+    # A regular file where a folder should be: no write below it succeeds (as on a read-only
+    # mount, and unlike permission bits it holds for root too).
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        result = invoke(
+            "service",
+            "-s",
+            "api#1",
+            "--json",
+            env={"OLLAMA_HOST": server.url, "ROUTE_HOME": str(blocker / "home")},
+        )
+        chats = [r for r in server.requests if "messages" in r]
+    assert result.exit_code == 2, result.output
+    assert chats == []
+    assert result.stderr.strip().splitlines() == [
+        f"route: error: route cannot write its ledger in {blocker / 'home'} (Not a directory) "
+        "— point --ledger (or ROUTE_LEDGER, or ROUTE_HOME) at a writable folder"
+    ]
+    assert json.loads(result.stdout)["exit_code"] == 2
+    assert not (project / "app" / "project_service.py").exists()
+
+
+def test_an_unwritable_ledger_folder_stops_the_run_before_the_model_is_asked(
+    project: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        result = invoke(
+            "service",
+            "-s",
+            "api#1",
+            "--ledger",
+            str(blocker / "ledger.sqlite3"),
+            env={"OLLAMA_HOST": server.url},
+        )
+        chats = [r for r in server.requests if "messages" in r]
+    assert result.exit_code == 2, result.output
+    assert chats == []
+    assert "route cannot write its ledger in" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_an_unwritable_lock_folder_stops_the_run_before_the_model_is_asked(
+    project: Path, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(ANSWER)
+        result = invoke(
+            "service",
+            "-s",
+            "api#1",
+            "--ledger",
+            str(tmp_path / "ledger.sqlite3"),
+            env={"OLLAMA_HOST": server.url, "ROUTE_HOME": str(blocker)},
+        )
+        chats = [r for r in server.requests if "messages" in r]
+    assert result.exit_code == 2, result.output
+    assert chats == []
+    assert f"route cannot write its project locks in {blocker / 'locks'}" in result.stderr

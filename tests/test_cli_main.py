@@ -31,7 +31,7 @@ def test_listed_summary_matches_the_commands_own_help(name: str, limit: int) -> 
 def test_help_lists_every_command_in_table_order() -> None:
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0
-    listing = result.output.split("Commands:", 1)[1].splitlines()
+    listing = result.output.split("Commands:", 1)[1].split("Examples:", 1)[0].splitlines()
     names = [line.split()[0] for line in listing if line.startswith("  ") and line.split()]
     assert names == list(COMMANDS)
 
@@ -136,3 +136,24 @@ def test_skills_list_loads_no_ledger(tmp_path: Path) -> None:
     modules = _modules_after(["skills", "list"], cwd=tmp_path, env=env)
     assert "route.settings.resolve" in modules and "route.cli.skills" in modules
     assert [name for name in modules if name.startswith(("sqlite3", "route.accounting"))] == []
+
+
+def _command_paths() -> list[tuple[str, ...]]:
+    """Every command and sub-command of route, as the words that invoke it."""
+    paths: list[tuple[str, ...]] = [()]
+    for name, where in COMMANDS.items():
+        command = load_command(name, where)
+        paths.append((name,))
+        paths.extend((name, sub) for sub in getattr(command, "commands", {}))
+    return paths
+
+
+@pytest.mark.parametrize("path", _command_paths(), ids=" ".join)
+def test_every_help_ends_with_examples(path: tuple[str, ...]) -> None:
+    result = runner.invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    before, found, examples = result.stdout.partition("Examples:")
+    assert found, f"`route {' '.join(path)} --help` has no examples"
+    assert "Options:" in before  # the examples come after the options
+    commands = [line.strip() for line in examples.splitlines() if line.strip()]
+    assert commands and commands[0].startswith(" ".join(("route", *path)))

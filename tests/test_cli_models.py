@@ -300,6 +300,16 @@ def test_pull_of_a_tag_that_does_not_exist_suggests_real_ones() -> None:
 
 
 @respx.mock
+@pytest.mark.parametrize("name", ["", "   ", "qwen coder", "../etc", "a\nb"])
+def test_pull_of_an_empty_or_malformed_name_sends_nothing(name: str) -> None:
+    route = respx.post(f"{BASE}/api/pull").respond(200, text=pull_lines())
+    result = invoke("pull", name, *HOST)
+    assert isinstance(result.exception, UsageError)
+    assert "model name" in str(result.exception)
+    assert not route.called
+
+
+@respx.mock
 def test_pull_stopped_with_ctrl_c_says_how_to_resume() -> None:
     def body() -> Iterator[bytes]:
         yield pull_lines().splitlines(keepends=True)[2].encode()
@@ -386,3 +396,55 @@ def test_models_help_lists_every_command() -> None:
     result = invoke("--help")
     for command in ("hardware", "recommend", "list", "ps", "pull", "check"):
         assert command in result.stdout
+
+
+# --------------------------------------------------------------------------- issue 19: fits
+
+
+def test_recommend_marks_models_that_cannot_hold_the_context_unsuitable() -> None:
+    result = invoke(
+        "recommend", "--vram", "24GB", "--ram", "64GB", "--context", "32768", "--json", *NOWHERE
+    )
+    assert result.exit_code == 0, result.output
+    models = json.loads(result.stdout)["models"]
+    short = [m for m in models if m["model"]["context_length"] < 32768]
+    assert {m["tag"] for m in short} >= {"codegemma:2b", "granite-code:20b", "starcoder2:3b"}
+    assert not any(m["fits_well"] for m in short)
+    assert all("32,768" in m["unsuitable"] for m in short)
+    completion = next(m for m in models if m["tag"] == "starcoder2:15b")
+    assert "chat instructions" in completion["unsuitable"]
+
+
+def test_recommend_table_says_why_models_are_left_out() -> None:
+    result = invoke("recommend", "--vram", "24GB", "--ram", "64GB", "--context", "32768", *NOWHERE)
+    assert result.exit_code == 0, result.output
+    table = result.stdout.split("Coding models")[1].split("Left out")[0]
+    assert "codegemma:2b" not in table and "starcoder2" not in table
+    assert "Left out: codegemma:2b — holds at most 8,192 tokens" in result.stdout
+    assert "does not follow chat instructions" in result.stdout
+
+
+def test_recommend_for_an_impossible_context_picks_nothing_and_says_so() -> None:
+    result = invoke("recommend", "--context", "1000000000000", "--gpu", "none", *NOWHERE)
+    assert result.exit_code == 0, result.output
+    assert "No catalog model holds 1,000,000,000,000 tokens of context" in result.stdout
+    assert "Top pick" not in result.stdout
+    as_json = invoke("recommend", "--context", "1000000000000", "--gpu", "none", "--json", *NOWHERE)
+    document = json.loads(as_json.stdout)
+    assert document["top"] is None
+    assert "No catalog model holds" in document["message"]
+
+
+def test_recommend_with_vram_assumes_a_typical_bandwidth_and_says_so() -> None:
+    result = invoke("recommend", "--vram", "8GB", "--ram", "32GB", *NOWHERE)
+    assert result.exit_code == 0, result.output
+    assert "? (--bandwidth)" not in result.stdout
+    assert "assumed bandwidth" in result.stdout
+    assert "assumed: typical for 8 GB of GPU memory" in result.stdout
+
+
+def test_vram_of_zero_says_it_is_zero() -> None:
+    result = invoke("recommend", "--vram", "0GB", *NOWHERE)
+    assert isinstance(result.exception, UsageError)
+    assert "is zero" in str(result.exception)
+    assert "cannot read" not in str(result.exception)

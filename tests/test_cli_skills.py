@@ -71,6 +71,20 @@ def test_list_shows_skills_and_warns_about_broken_ones(project: Path, runner: Cl
     assert "no Markdown headings" in result.stderr
 
 
+def test_list_shows_section_numbers_and_titles(project: Path, runner: CliRunner) -> None:
+    (project / ".skills" / "plain").mkdir()
+    (project / ".skills" / "plain" / "SKILL.md").write_text("# Plain\n\n## Setup\n\nx\n")
+    result = runner.invoke(app, ["skills", "list"])
+    assert result.exit_code == 0, result.output
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert [line for line in lines if line.startswith("scaffold#")] == [
+        "scaffold#1  1. Model",
+        "scaffold#2  2. Schema",
+        "scaffold#3  3. Service Layer",
+    ]
+    assert "plain#setup  Setup" in lines  # a heading without a number is cited by its slug
+
+
 def test_list_json(project: Path, runner: CliRunner) -> None:
     result = runner.invoke(app, ["skills", "list", "--json"])
     assert result.exit_code == 0
@@ -80,6 +94,16 @@ def test_list_json(project: Path, runner: CliRunner) -> None:
             "name": "scaffold",
             "description": "Conventions for adding a resource.",
             "sections": 3,
+            "outline": [
+                {"ref": "scaffold#1", "number": 1, "slug": "model", "title": "1. Model"},
+                {"ref": "scaffold#2", "number": 2, "slug": "schema", "title": "2. Schema"},
+                {
+                    "ref": "scaffold#3",
+                    "number": 3,
+                    "slug": "service-layer",
+                    "title": "3. Service Layer",
+                },
+            ],
             "path": ".skills/scaffold/SKILL.md",
         }
     ]
@@ -129,6 +153,17 @@ def test_show_several_refs_of_one_skill_merges_them(project: Path, runner: CliRu
     assert result.exit_code == 0
     assert result.stdout.count("Ids are ints.") == 1
     assert result.stdout.index("## 3. Service Layer") < result.stdout.index("## 1. Model")
+
+
+def test_show_json_of_several_skills_is_one_object(project: Path, runner: CliRunner) -> None:
+    (project / ".skills" / "other").mkdir()
+    (project / ".skills" / "other" / "SKILL.md").write_text("# Other\n\n## 1. One\n\nx\n")
+    result = runner.invoke(app, ["skills", "show", "scaffold#1", "other#1", "--json"])
+    assert result.exit_code == 0, result.output
+    (line,) = result.stdout.splitlines()
+    payload = json.loads(line)
+    assert [item["skill"] for item in payload["excerpts"]] == ["scaffold", "other"]
+    assert payload["estimated_tokens"] == sum(i["estimated_tokens"] for i in payload["excerpts"])
 
 
 def test_show_json(project: Path, runner: CliRunner) -> None:

@@ -61,12 +61,25 @@ def test_unknown_key_in_pyproject_table(tmp_path: Path) -> None:
         ("backend: carrier-pigeon\n", "backend"),
         ("- a\n- b\n", "mapping"),
         ("model: [unclosed\n", "not valid YAML"),
+        ("temperature: .nan\n", "temperature.*finite"),
+        ("temperature: .inf\n", "temperature.*finite"),
+        ("max_output_tokens: .inf\n", "max_output_tokens.*finite"),
     ],
 )
 def test_bad_values_are_clear_errors(tmp_path: Path, text: str, fragment: str) -> None:
     (tmp_path / "route.yaml").write_text(text)
     with pytest.raises(ConfigError, match=fragment):
         load_config(tmp_path, env={}, user_file=tmp_path / "none.yaml")
+
+
+def test_a_flag_of_nan_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"temperature.*command line.*finite"):
+        load_config(
+            tmp_path,
+            env={},
+            user_file=tmp_path / "none.yaml",
+            overrides={"temperature": float("nan")},
+        )
 
 
 def test_named_endpoints_validate(tmp_path: Path) -> None:
@@ -170,7 +183,7 @@ def test_given_names_the_settings_a_file_an_environment_variable_or_a_flag_set(
 
 
 def test_every_setting_has_a_check_and_every_check_a_setting() -> None:
-    names = {item.name for item in fields(Config)} - {"given"}
+    names = {item.name for item in fields(Config)} - {"given", "origins"}
     assert set(_CHECKS) == names
     defaults = Config()
     for name in names:  # every default passes its own check unchanged

@@ -189,6 +189,9 @@ def test_parse_period(since: str, until: str | None, expected: tuple[Any, Any]) 
         ("7x", None, "--since"),
         ("1d", "2020-13-01", "--until"),
         ("1d", "3d", "not before"),
+        ("999999999d", None, "--since '999999999d' lies outside 1970-9999"),
+        ("99999999999999999999999w", None, "outside"),
+        ("0001-01-01", None, "--since '0001-01-01' lies outside"),
     ],
 )
 def test_bad_periods_are_usage_errors(since: str, until: str | None, words: str) -> None:
@@ -250,7 +253,35 @@ def test_csv_shape_without_and_with_grouping() -> None:
     assert [(row["key"], row["runs"]) for row in grouped] == [
         ("qwen2.5-coder:14b", "1"),
         ("qwen2.5-coder:7b", "1"),
+        ("total", "2"),
     ]
+
+
+def test_csv_decimals_are_rounded() -> None:
+    summary = summarize(two_runs(), by="model")
+    for row in csv.DictReader(io.StringIO(costs.summary_csv(summary))):
+        for column in ("net_saving_dollars", "cloud_only_dollars", "handoff_dollars"):
+            assert len(row[column].partition(".")[2]) <= 6, (column, row[column])
+        for column in ("success_rate", "tokens_per_second", "net_saving_percent"):
+            assert len(row[column].partition(".")[2]) <= 4, (column, row[column])
+
+
+@pytest.mark.parametrize(
+    ("amount", "text"),
+    [(-0.0012, "-$0.0012"), (0.0012, "$0.0012"), (1234.5, "$1,234.5000"), (-0.00001, "$0.0000")],
+)
+def test_money_is_written_one_way(amount: float, text: str) -> None:
+    from route.accounting.money import dollars
+
+    assert dollars(amount) == text
+
+
+def test_run_detail_dates_are_iso_8601_in_local_time() -> None:
+    from route.accounting.pricing import load_prices
+
+    run = costs.price_runs([make_record(started_at=NOW)], load_prices())[0]
+    rows = dict(costs.run_detail_rows(run, timezone=UTC))
+    assert rows["started_at"] == "2026-11-20T12:00:00+00:00"
 
 
 def test_text_shapes_show_estimates_and_negative_dollars() -> None:

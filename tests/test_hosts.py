@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from route.backends.hosts import ollama_base_url, openai_base_url, redact_url, server_root
@@ -99,3 +101,34 @@ def test_server_root_drops_the_v1_suffix() -> None:
     assert server_root("http://127.0.0.1:8080/v1") == "http://127.0.0.1:8080"
     assert server_root("http://127.0.0.1:8080/v1/") == "http://127.0.0.1:8080"
     assert server_root("https://h/openai/v1") == "https://h/openai"
+
+
+# --------------------------------------------------------------------------- issue 19 item 9
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "file", "layer"),
+    [
+        ({"host": ":::"}, {}, "", "--host ':::'"),
+        ({}, {"OLLAMA_HOST": ":::"}, "", "OLLAMA_HOST ':::'"),
+        ({}, {}, "host: ':::'\n", "host in "),
+        ({"base_url": "ftp://x"}, {}, "", "--base-url 'ftp://x'"),
+    ],
+)
+def test_a_bad_address_names_the_layer_that_set_it(
+    tmp_path: Path, flags: dict[str, str], env: dict[str, str], file: str, layer: str
+) -> None:
+    from route.settings.resolve import resolve_context
+
+    if file:
+        (tmp_path / "route.yaml").write_text(file)
+    context = resolve_context(
+        tmp_path, root=tmp_path, flags=flags, env=env, user_file=tmp_path / "none.yaml"
+    )
+    with pytest.raises(ConfigError) as caught:
+        context.server(env)
+    message = str(caught.value)
+    assert message.startswith(layer)
+    if flags:  # the example says how to set it the same way
+        assert f"e.g. {layer.split(maxsplit=1)[0]} " in message
+    assert "OLLAMA_HOST=" not in message or "OLLAMA_HOST" in env

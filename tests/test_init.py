@@ -311,7 +311,7 @@ def test_plan_runs_the_server_check_through_the_given_client(project: Path) -> N
     checks = {check.name: check for check in plan.checks}
     assert checks["ollama"].ok is True
     assert checks["mcp"].ok is False
-    assert "pip install 'route[mcp]'" in checks["mcp"].detail
+    assert "pip install 'model-route[mcp]'" in checks["mcp"].detail
 
 
 def test_a_broken_config_is_reported_and_the_checks_use_the_defaults(project: Path) -> None:

@@ -315,6 +315,43 @@ def test_a_dry_run_writes_nothing_and_returns_no_diff_without_include_code(
     assert snapshot(project) == before
 
 
+def ledger_runs(route_home: Path) -> list[Any]:
+    path = route_home / "ledger.sqlite3"
+    if not path.exists():
+        return []
+    with Ledger.open(path) as ledger:
+        return ledger.runs(since=None, until=None, project=None, limit=None)
+
+
+def test_a_dry_run_or_a_prompt_too_large_is_not_a_ledger_row(
+    project: Path, route_home: Path
+) -> None:
+    with FakeModelServer(mode="ollama", models=[MODEL], context_length=8192) as small:
+        configure(project, small.url)
+        small.enqueue(GOOD_SERVICE)
+        dry = call(project, "generate", {"task": "service", "skill": "scaffold#3", "dry_run": True})
+        huge = call(project, "generate", {"task": "x" * 200_000, "skill": "scaffold#3"})
+    assert payload(dry)["status"] == "dry_run"
+    assert huge.is_error is True
+    assert "does not fit" in text_of(huge)
+    assert ledger_runs(route_home) == []
+
+
+def test_an_unwritable_ledger_folder_is_a_tool_error_before_the_model_is_asked(
+    project: Path, server: FakeModelServer, tmp_path: Path
+) -> None:
+    blocker = tmp_path / "blocker"
+    blocker.write_text("")
+    configure(project, server.url, ledger=str(blocker / "ledger.sqlite3"))
+    server.enqueue(GOOD_SERVICE)
+
+    result = call(project, "generate", {"task": "service", "skill": "scaffold#3"})
+
+    assert result.is_error is True
+    assert "route cannot write its ledger in" in text_of(result)
+    assert server.requests == []
+
+
 def test_server_down_is_a_tool_error_with_the_cli_message(project: Path) -> None:
     configure(project, f"http://127.0.0.1:{free_port()}")
 
@@ -325,6 +362,22 @@ def test_server_down_is_a_tool_error_with_the_cli_message(project: Path) -> None
     assert "not reachable" in message
     assert "ollama serve" in message
     assert not (project / SERVICE).exists()
+
+
+def test_a_failed_hand_off_costs_what_was_sent_and_read(project: Path, route_home: Path) -> None:
+    configure(project, f"http://127.0.0.1:{free_port()}")
+    task = "service for Projects. " + "Each project has a name. " * 4000  # ~100 KB
+
+    result = call(project, "generate", {"task": task, "skill": "scaffold#3"})
+
+    assert result.is_error is True
+    (row,) = ledger_runs(route_home)
+    assert row.status == "backend_error"
+    # What the orchestrator read back is the one-line message, not a report echoing the task.
+    assert row.handoff_input_characters == len(text_of(result))
+    assert row.handoff_output_characters == len(
+        GenerateRequest(task=task, skills=("scaffold#3",)).command_text()
+    )
 
 
 @pytest.mark.parametrize(
@@ -408,6 +461,17 @@ def test_recommend_models_ranks_for_the_given_hardware_and_marks_installed(
     assert installed <= {MODEL}
 
 
+def test_recommend_models_leaves_out_unsuitable_models_and_says_why(project: Path) -> None:
+    configure(project, f"http://127.0.0.1:{free_port()}")
+
+    data = payload(call(project, "recommend_models", {"context": 32768}))
+
+    unsuitable = {item["tag"]: item["why"] for item in data["unsuitable"]}
+    assert "8,192" in unsuitable["codegemma:2b"]
+    assert "chat instructions" in unsuitable["starcoder2:15b"]
+    assert not {model["tag"] for model in data["models"]} & set(unsuitable)
+
+
 def test_recommend_models_without_a_server_still_ranks(project: Path) -> None:
     configure(project, f"http://127.0.0.1:{free_port()}")
 
@@ -434,6 +498,21 @@ def test_cost_summary_counts_this_projects_runs(project: Path, server: FakeModel
     assert summary["estimate"] is True
     assert elsewhere["total"]["runs"] == 0
     assert everywhere["total"]["runs"] == 1
+
+
+def test_cost_summary_with_a_period_out_of_range_is_a_clear_error(project: Path) -> None:
+    result = call(project, "cost_summary", {"since": "999999999d"})
+
+    assert result.is_error is True
+    assert "--since '999999999d' lies outside 1970-9999" in text_of(result)
+
+
+@pytest.mark.parametrize("ref", ["scaffold#③", "scaffold#²"])
+def test_show_skill_with_a_digit_int_cannot_read_is_a_clear_error(project: Path, ref: str) -> None:
+    result = call(project, "show_skill", {"ref": ref})
+
+    assert result.is_error is True
+    assert f"has no section '{ref.partition('#')[2]}'" in text_of(result)
 
 
 def test_cost_summary_rejects_an_unknown_grouping(project: Path) -> None:
@@ -542,7 +621,7 @@ def test_route_mcp_serves_over_stdio_and_prints_nothing_else_on_stdout(
 
 
 def test_route_mcp_without_the_sdk_says_how_to_install_it() -> None:
-    with pytest.raises(UsageError, match=r"pip install 'route\[mcp\]'"):
+    with pytest.raises(UsageError, match=r"pip install 'model-route\[mcp\]'"):
         require_mcp_sdk(lambda name: None)
 
 

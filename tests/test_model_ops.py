@@ -402,3 +402,22 @@ def test_check_answer_format(answer: str, problem: str | None) -> None:
         assert problems == ()
     else:
         assert any(problem in text for text in problems), problems
+
+
+@pytest.mark.parametrize(
+    "name", ["qwen2.5-coder:7b", "hf.co/bartowski/Qwen2.5-Coder-7B-GGUF:Q4_K_M"]
+)
+def test_real_model_names_pass_the_name_check(name: str) -> None:
+    from route.backends.ollama_admin import check_model_name
+
+    assert check_model_name(name) == name
+
+
+def test_pull_model_refuses_an_empty_name_before_sending(client: httpx.Client) -> None:
+    from route.backends.ollama_admin import check_model_name
+    from route.errors import UsageError
+
+    with pytest.raises(UsageError, match="empty"):
+        check_model_name("")
+    with pytest.raises(UsageError, match="empty"):
+        pull_model(client, "http://127.0.0.1:9", "", lambda progress: None)

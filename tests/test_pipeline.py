@@ -139,6 +139,8 @@ def test_unsafe_output_is_refused_and_nothing_escapes(project: Path) -> None:
     assert not outside.exists()
     assert (project / "Makefile").read_text() == "verify:\n\ttrue\n"
     assert {refusal.path for refusal in result.refused} >= {"../evil.py", "Makefile"}
+    # Refused in both attempts, listed once.
+    assert len(result.refused) == len(set(result.refused)) == 3
 
 
 def test_existing_files_need_context_or_force(project: Path) -> None:
@@ -239,6 +241,10 @@ def test_a_repair_answered_with_the_same_files_stops_the_run(project: Path) -> N
     assert len(result.attempts) == 2
     assert len(backend.history) == 2  # the third answer was never asked for
     assert "repeated its previous answer word for word" in result.message
+    # Said once: "... after 2 attempt(s); stopped there: ...", not "stopped after attempt 2 ...
+    # after 2 attempt(s)".
+    assert result.message.count("attempt") == 1
+    assert "after 2 attempt(s); stopped there: the model repeated" in result.message
 
 
 def test_a_different_answer_gets_its_next_round(project: Path) -> None:

@@ -41,7 +41,11 @@ CHARS_PER_TOKEN = {"claude": 3.0, "claude-new": 2.2, "openai": 4.0, "gemini": 4.
 def test_package_table_is_dated_and_covers_every_reference_model() -> None:
     table = load_prices()
     assert table.date == "2026-11-01"
-    assert "prices.md" in table.source
+    # Where the figures come from, as a reader can follow it: URLs and document names, never a
+    # path inside route's own development tree.
+    assert "https://www.anthropic.com/pricing" in table.source
+    assert "litellm" in table.source
+    assert "../" not in table.source and ".md" not in table.source
     assert "Sonnet 5" in table.note
     for model, (input_price, output_price, cache_read, family) in REFERENCE_MODELS.items():
         price = table.get(model)

@@ -375,6 +375,12 @@ def test_single_section_excerpt_has_title_preamble_and_section(project: Path) ->
     assert "## 4. Routes" not in text
 
 
+@pytest.mark.parametrize("item", ["③", "²", "1-②"])
+def test_digits_int_cannot_read_are_no_section_not_a_crash(project: Path, item: str) -> None:
+    with pytest.raises(SectionNotFound, match="has no section"):
+        resolve(f"scaffold#{item}", project)
+
+
 def test_slug_reference(project: Path) -> None:
     assert resolve("scaffold#service-layer", project) == resolve("scaffold#3", project)
     assert resolve("scaffold#Service Layer", project) == resolve("scaffold#3", project)

@@ -295,7 +295,7 @@ def test_without_psycopg_a_team_ledger_says_how_to_install_it(tmp_path: Path) ->
         [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
     )
     assert "needs psycopg 3" in completed.stdout
-    assert "pip install 'route[team]'" in completed.stdout
+    assert "pip install 'model-route[team]'" in completed.stdout
 
 
 def test_route_gen_does_not_import_psycopg() -> None:

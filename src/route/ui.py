@@ -166,7 +166,6 @@ class LiveView:
         self._started = clock()
         self._last_draw = 0.0
         self._status_drawn = False
-        self._same_stream = self._text is self._status
 
     # RunEvents ---------------------------------------------------------------------------
     def attempt_started(self, number: int, total: int) -> None:
@@ -180,12 +179,14 @@ class LiveView:
         if not self._show_text:
             self._maybe_status()
             return
+        if not self._show_status:
+            self._write_text(chunk)  # no status line to keep clear of: text as it arrives
+            return
         newline = chunk.rfind("\n")
         if newline < 0:
+            # A partial line waits for its end: the status line is drawn only between complete
+            # lines (text and status may share one terminal even on two streams).
             self._partial.append(chunk)
-            if not self._same_stream or not self._show_status:
-                self._write_text(chunk)
-                self._partial.clear()
             return
         self._clear_status()
         self._write_text("".join(self._partial) + chunk[: newline + 1])
@@ -211,10 +212,7 @@ class LiveView:
         self._line(f"   verifying: {escape_terminal(command)}")
 
     def attempt_finished(self, attempt: Attempt) -> None:
-        for refusal in attempt.plan.refusals:
-            self._line(
-                f"   refused {escape_terminal(refusal.path)}: {escape_terminal(refusal.reason)}"
-            )
+        # Refused files are listed once, in the report (an attempt's failure names them).
         if attempt.failure:
             self._line(f"   ✗ {escape_terminal(attempt.failure)}")
         elif attempt.verify is not None and not attempt.verify.skipped_reason:
@@ -367,6 +365,8 @@ def _verify_tail(tail: str | None) -> list[str]:
 def _print_cost_table(report: dict[str, Any], title: str, handoff: str, plain: bool | None) -> None:
     """The local run against the cloud model without route (a run's or a batch's report):
     tokens, time and dollars, on stderr. ``handoff`` names what the orchestrator wrote."""
+    from route.accounting.money import dollars
+
     cost = report["cost"]
     tokens = report["tokens"]
     rows = [
@@ -383,28 +383,30 @@ def _print_cost_table(report: dict[str, Any], title: str, handoff: str, plain: b
                 f"{cost['cloud_model']} without route",
                 f"~{cost['cloud_input_tokens']} in / ~{cost['cloud_output_tokens']} out",
                 "estimate",
-                f"${cost['cloud_only_dollars']:.4f}",
+                dollars(cost["cloud_only_dollars"]),
             ]
         )
         rows.append(
-            [f"hand-off ({handoff} + summary)", "", "estimate", f"${cost['handoff_dollars']:.4f}"]
+            [f"hand-off ({handoff} + summary)", "", "estimate", dollars(cost["handoff_dollars"])]
         )
         rows.append(
             [
                 "net saving",
                 "",
                 f"prices {cost['prices_date']}",
-                f"${cost['net_saving_dollars']:.4f} ({cost['net_saving_percent']:.0f}%)",
+                f"{dollars(cost['net_saving_dollars'])} ({cost['net_saving_percent']:.0f}%)",
             ]
         )
     _print_table(title, ["", "tokens", "time", "$"], rows, plain=plain, err=True)
 
 
 def print_prompt(messages: Sequence[tuple[str, str]], estimated_tokens: int) -> None:
-    """``--print-prompt``: every message exactly as it would be sent, then the estimate."""
+    """``--print-prompt``: every message as it would be sent, then the estimate. Control
+    characters (an escape sequence pasted into a task) are shown escaped, not obeyed by the
+    terminal; newlines and tabs stay as they are."""
     for role, content in messages:
         print_text(f"===== {role} =====")
-        print_text(content)
+        print_text(escape_terminal(content, multiline=True))
     print_text(f"===== estimated prompt tokens: ~{estimated_tokens} =====")
 
 
@@ -630,7 +632,8 @@ def render_batch_report(report: dict[str, Any], *, plain: bool | None = None) ->
     lines.extend(f"  failover: {note}" for note in report["failover"])
     _print_lines(lines)
     _print_cost_table(report, "batch cost (cloud figures are estimates)", "plan", plain)
-    ledgers = [task["ledger"] for task in report["tasks"] if task.get("ledger")]
+    # Tasks that are not runs (refused before the model was asked, dry runs) have no ledger path.
+    ledgers = [task["ledger"] for task in report["tasks"] if (task.get("ledger") or {}).get("path")]
     if ledgers:
         recorded = sum(1 for ledger in ledgers if ledger["recorded"])
         notes = {ledger["note"] for ledger in ledgers if ledger["note"]}

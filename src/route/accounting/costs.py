@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from route.accounting.ledger import Ledger, RunRecord, split_skill_refs
+from route.accounting.money import dollars, percent
 from route.accounting.pricing import PriceTable, estimate_cost
 from route.errors import UsageError
 from route.values import CostReport
@@ -28,6 +29,7 @@ DEFAULT_SINCE = "30d"
 SUCCESS = "success"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$", re.IGNORECASE)
 _DURATION_SECONDS = {"h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
+_LATEST = 253_402_300_800.0  # 10000-01-01 in unix time: later times cannot be printed
 
 
 # --------------------------------------------------------------------------- periods
@@ -65,19 +67,35 @@ def _parse_when(
         return None
     duration = _DURATION.match(text)
     if duration:
-        return now - float(duration.group(1)) * _DURATION_SECONDS[duration.group(2).lower()]
+        moment = now - float(duration.group(1)) * _DURATION_SECONDS[duration.group(2).lower()]
+        return _checked_time(moment, option, text)
     try:
-        moment = datetime.fromisoformat(text.strip())
+        when = datetime.fromisoformat(text.strip())
     except ValueError as exc:
         raise UsageError(
             f"cannot read {option} {text!r} — use a duration such as 12h, 7d or 2w, a date such "
             f"as 2026-11-01, a date and time such as 2026-11-01T09:30, or `all`"
         ) from exc
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone) if timezone else moment.astimezone()
-    if end_of_day and len(text.strip()) == len("2026-11-01"):
-        moment += timedelta(days=1)
-    return moment.timestamp()
+    try:
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=timezone) if timezone else when.astimezone()
+        if end_of_day and len(text.strip()) == len("2026-11-01"):
+            when += timedelta(days=1)
+        moment = when.timestamp()
+    except (ValueError, OverflowError, OSError):
+        moment = -1.0  # before 1970 or after 9999: out of range below
+    return _checked_time(moment, option, text)
+
+
+def _checked_time(moment: float, option: str, text: str) -> float:
+    """``moment`` when it lies between 1970 and 9999 (the times a ledger can hold and route can
+    print); else a usage error."""
+    if not 0 <= moment < _LATEST:
+        raise UsageError(
+            f"{option} {text!r} lies outside 1970-9999 — give a shorter duration or a later "
+            "date, or `all` for every run"
+        )
+    return moment
 
 
 def parse_before(text: str, *, now: float, timezone: tzinfo | None = None) -> float:
@@ -95,10 +113,13 @@ def format_time(moment: float, timezone: tzinfo | None = None) -> str:
     return datetime.fromtimestamp(moment, timezone).strftime("%Y-%m-%d %H:%M")
 
 
-def iso_time(moment: float | None) -> str | None:
+def iso_time(moment: float | None, timezone: tzinfo | None = None) -> str | None:
+    """ISO 8601 with its offset, in ``timezone`` (default: local): ``2026-11-01T14:03:09+01:00``."""
     if moment is None:
         return None
-    return datetime.fromtimestamp(moment).astimezone().isoformat(timespec="seconds")
+    return (
+        datetime.fromtimestamp(moment, timezone).astimezone(timezone).isoformat(timespec="seconds")
+    )
 
 
 def read_runs(
@@ -359,25 +380,25 @@ def skill_names(record: RunRecord) -> str:
 
 
 def summary_csv(summary: CostSummary) -> str:
-    """One header line and one line per group (or a single ``total`` line without ``by``)."""
+    """One header line, one line per group and a ``total`` line (only that without ``by``);
+    dollars to 6 decimals, shares and rates to 4 (what a spreadsheet needs, no float noise)."""
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, lineterminator="\n")
     writer.writeheader()
-    for totals in summary.groups or (summary.total,):
-        writer.writerow(totals.to_dict())
+    for totals in (*summary.groups, summary.total):
+        writer.writerow(_csv_row(totals))
     return buffer.getvalue()
 
 
+def _csv_row(totals: Totals) -> dict[str, Any]:
+    row = totals.to_dict()
+    for column, value in row.items():
+        if isinstance(value, float):
+            row[column] = round(value, 6 if column.endswith("_dollars") else 4)
+    return row
+
+
 # --------------------------------------------------------------------------- text shapes
-
-
-def dollars(amount: float) -> str:
-    sign = "-" if amount < 0 else ""
-    return f"{sign}${abs(amount):,.4f}"
-
-
-def percent(value: float) -> str:
-    return f"{value:.1f}%"
 
 
 def summary_title(summary: CostSummary, timezone: tzinfo | None = None) -> str:
@@ -478,8 +499,10 @@ def priced_run_dict(run: PricedRun) -> dict[str, Any]:
 
 def run_detail_rows(run: PricedRun, timezone: tzinfo | None = None) -> list[tuple[str, str]]:
     """One run in full, as (field, value) pairs: the ledger row, then its cost."""
-    rows = [(name, _text(value)) for name, value in run.record.to_dict().items()]
-    rows.insert(3, ("started", format_time(run.record.started_at, timezone)))
+    rows = [
+        (name, (iso_time(value, timezone) or "-") if name.endswith("_at") else _text(value))
+        for name, value in run.record.to_dict().items()
+    ]
     cost = run.cost
     rows += [
         ("cost: cloud model", f"{cost.cloud_model} ({cost.tokenizer_family} tokenizer)"),

@@ -124,7 +124,7 @@ class Ledger:
             database.close()
             raise LedgerError(
                 f"the ledger {database.where} was written by a newer route ({exc}) — upgrade "
-                f"route (pip install --upgrade route), or use another ledger with --ledger"
+                "route (pip install --upgrade model-route), or use another ledger with --ledger"
             ) from exc
         except BaseException:
             database.close()

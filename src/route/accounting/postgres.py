@@ -1,4 +1,4 @@
-"""A team ledger on PostgreSQL, through psycopg 3 (the optional extra ``route[team]``).
+"""A team ledger on PostgreSQL, through psycopg 3 (the optional extra ``model-route[team]``).
 
 psycopg is imported here only, and only when a ``postgresql://`` ledger is opened, so no other
 command pays for it. The password never comes from route's settings (they refuse one): libpq
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 CONNECT_TIMEOUT_SECONDS = 3  # a run waits at most this long for a team ledger that is down
 MIGRATION_LOCK = 0x726F757465  # "route": the advisory lock held while the schema changes
-INSTALL_HINT = "pip install 'route[team]' (or pip install 'psycopg[binary]')"
+INSTALL_HINT = "pip install 'model-route[team]' (or pip install 'psycopg[binary]')"
 
 _DDL = re.compile(r"^\s*(CREATE|ALTER)\b", re.IGNORECASE)
 _WIDER_TYPES = (

@@ -31,14 +31,24 @@ _OPENAI_EXAMPLE = "e.g. --base-url http://127.0.0.1:8080/v1"
 _ENDPOINT_SUFFIX = "/chat/completions"
 
 
-def _split(url: str, what: str, example: str) -> tuple[SplitResult, int | None]:
-    """Split ``url`` and read its port, turning a bad port into a ``ConfigError``."""
+def _split(url: str, what: str, example: str, shown: str) -> tuple[SplitResult, int | None]:
+    """Split ``url`` and read its port, turning a bad port into a ``ConfigError`` that quotes
+    ``shown`` (the value as it was set)."""
     try:
         split = urlsplit(url)
         port = split.port
     except ValueError as exc:
-        raise ConfigError(f"{what} {url!r} is not a valid address ({exc}); {example}") from exc
+        raise ConfigError(f"{what} {shown!r} is not a valid address ({exc}); {example}") from exc
     return split, port
+
+
+def _ollama_example(setting: str) -> str:
+    """How to set an Ollama address the way ``setting`` names it."""
+    if setting == "OLLAMA_HOST":
+        return _OLLAMA_EXAMPLE
+    if setting.startswith("--"):
+        return f"e.g. {setting} 127.0.0.1:11434 or {setting} http://gpu-box:11434"
+    return "e.g. 127.0.0.1:11434 or http://gpu-box:11434"
 
 
 def _host_for_url(host: str) -> str:
@@ -52,25 +62,27 @@ def _host_for_url(host: str) -> str:
     return host
 
 
-def ollama_base_url(value: str | None) -> str:
-    """The Ollama server URL for an ``OLLAMA_HOST`` value (see the module docstring)."""
+def ollama_base_url(value: str | None, setting: str = "OLLAMA_HOST") -> str:
+    """The Ollama server URL for an ``OLLAMA_HOST`` value (see the module docstring). Errors
+    name ``setting``, the layer the value came from (``--host``, ``host in route.yaml``)."""
     text = (value or "").strip()
+    example = _ollama_example(setting)
     port = OLLAMA_DEFAULT_PORT
     scheme, separator, hostport = text.partition("://")
     if not separator:
         scheme, hostport = "http", text
     elif scheme not in _SCHEME_PORTS:
         raise ConfigError(
-            f"OLLAMA_HOST={text!r} has the scheme {scheme!r}; only http and https are supported "
-            f"({_OLLAMA_EXAMPLE})"
+            f"{setting} {text!r} has the scheme {scheme!r}; only http and https are supported "
+            f"({example})"
         )
     else:
         port = _SCHEME_PORTS[scheme]
-    split, given_port = _split(f"{scheme}://{hostport}", "OLLAMA_HOST", _OLLAMA_EXAMPLE)
+    split, given_port = _split(f"{scheme}://{hostport}", setting, example, text)
     if split.query or split.fragment:
         raise ConfigError(
-            f"OLLAMA_HOST={text!r} holds a query or fragment, which a server address cannot have "
-            f"({_OLLAMA_EXAMPLE})"
+            f"{setting} {text!r} holds a query or fragment, which a server address cannot have "
+            f"({example})"
         )
     host = _host_for_url(split.hostname or "127.0.0.1")
     url = f"{scheme}://{host}:{given_port or port}"
@@ -78,7 +90,7 @@ def ollama_base_url(value: str | None) -> str:
     return f"{url}/{path}" if path else url
 
 
-def openai_base_url(value: str) -> str:
+def openai_base_url(value: str, setting: str = "the base URL") -> str:
     """Normalize an OpenAI-style base URL such as ``http://127.0.0.1:8080/v1``.
 
     A missing scheme means ``http``; a URL without a path gets ``/v1`` (what llama-server, LM
@@ -88,17 +100,17 @@ def openai_base_url(value: str) -> str:
     """
     text = value.strip()
     if not text:
-        raise ConfigError(f"the OpenAI-compatible base URL is empty; {_OPENAI_EXAMPLE}")
+        raise ConfigError(f"{setting} (an OpenAI-compatible base URL) is empty; {_OPENAI_EXAMPLE}")
     if "://" not in text:
         text = f"http://{text}"
-    split, _port = _split(text, "the base URL", _OPENAI_EXAMPLE)
+    split, _port = _split(text, setting, _OPENAI_EXAMPLE, redact_url(text))
     if split.scheme not in _SCHEME_PORTS:
         raise ConfigError(
-            f"the base URL {redact_url(text)!r} has the scheme {split.scheme!r}; only http and "
+            f"{setting} {redact_url(text)!r} has the scheme {split.scheme!r}; only http and "
             f"https are supported ({_OPENAI_EXAMPLE})"
         )
     if not split.hostname:
-        raise ConfigError(f"the base URL {redact_url(text)!r} names no host; {_OPENAI_EXAMPLE}")
+        raise ConfigError(f"{setting} {redact_url(text)!r} names no host; {_OPENAI_EXAMPLE}")
     path = split.path.rstrip("/")
     if path.endswith(_ENDPOINT_SUFFIX):
         path = path.removesuffix(_ENDPOINT_SUFFIX)

@@ -8,6 +8,7 @@ values, and raises only ``route.errors`` classes (translated here, ``raise ... f
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from route.errors import (
     BackendTimeout,
     BackendUnreachable,
     ModelNotFound,
+    UsageError,
 )
 
 if TYPE_CHECKING:
@@ -188,6 +190,7 @@ def pull_model(
     resumes (Ollama keeps the downloaded parts). Ctrl-C propagates as ``KeyboardInterrupt`` after
     the connection is closed.
     """
+    check_model_name(name)
     tracker = _PullTracker(clock)
     url = f"{base_url.rstrip('/')}/api/pull"
     with (
@@ -274,6 +277,22 @@ class _PullTracker:
             bytes_per_second=speed,
             seconds_left=left,
         )
+
+
+MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._\-/:@+]*")
+
+
+def check_model_name(name: str) -> str:
+    """``name`` if it can be a model name (``qwen2.5-coder:7b``, ``hf.co/user/repo:Q4_K_M``);
+    else a ``UsageError`` before anything is sent to the server."""
+    if not name.strip():
+        raise UsageError("the model name is empty — give a tag such as qwen2.5-coder:7b")
+    if MODEL_NAME.fullmatch(name) is None:
+        raise UsageError(
+            f"{name!r} is not a model name — use letters, digits and . _ - / : "
+            "(for example qwen2.5-coder:7b)"
+        )
+    return name
 
 
 def _pull_line(line: str, base_url: str, name: str) -> dict[str, Any]:

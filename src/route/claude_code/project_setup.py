@@ -308,7 +308,7 @@ def _sdk_check(installed: bool | None) -> Check:
     return Check(
         "mcp",
         False,
-        "the MCP SDK is not installed, so `route mcp` cannot start: pip install 'route[mcp]' "
+        "the MCP SDK is not installed, so `route mcp` cannot start: pip install 'model-route[mcp]' "
         "(or call `route gen --json` from Bash)",
     )
 

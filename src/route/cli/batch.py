@@ -213,6 +213,9 @@ def _run(
     from route import ui
     from route.batch.result import finish_batch
     from route.batch.runner import SilentBatchEvents, run_batch
+    from route.run.finish import check_destinations
+
+    check_destinations(batch_options.defaults, config)
 
     view = None
     events: BatchEvents = SilentBatchEvents()

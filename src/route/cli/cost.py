@@ -42,6 +42,50 @@ Examples:
   route cost forget --before 2026-01-01 --dry-run
 """
 
+PUSH_EPILOG = """\
+Examples:
+
+  route cost push --dry-run
+
+  route cost push --json
+"""
+
+FORGET_EPILOG = """\
+Examples:
+
+  route cost forget 3f9c2a
+
+  route cost forget --before 2026-01-01 --dry-run
+
+  route cost forget 3f9c2a --team
+"""
+
+RUNS_EPILOG = """\
+Examples:
+
+  route cost runs
+
+  route cost runs -n 5 --project .
+
+  route cost runs --cloud-model claude-opus-4-7 --json
+"""
+
+SHOW_EPILOG = """\
+Examples:
+
+  route cost show 3f9c2a
+
+  route cost show 3f9c2a --json
+"""
+
+PRICES_EPILOG = """\
+Examples:
+
+  route cost prices
+
+  route cost prices --json
+"""
+
 app = typer.Typer(
     help="What delegation saved: totals, per period/model/skill/project/user, single runs, "
     "prices; the team ledger with --team.",
@@ -116,7 +160,16 @@ def summary(
     config, root = _settings()
     table = _prices(config)
     if explain:
-        ui.print_text(costs.explain_savings(table, cloud_model or config.cloud_model))
+        if csv_output:
+            raise UsageError("--explain is text, not a table — drop --csv (or use --json)")
+        explanation = costs.explain_savings(table, cloud_model or config.cloud_model)
+        if json_output:
+            model = table.get(cloud_model or config.cloud_model).model
+            ui.print_json(
+                {"cloud_model": model, "prices_date": table.date, "explanation": explanation}
+            )
+        else:
+            ui.print_text(explanation)
         return
     period = costs.parse_period(since, until, now=time.time())
     project_text = str(project.expanduser().resolve()) if project is not None else None
@@ -151,9 +204,11 @@ def summary(
         ui.print_text("Cloud figures are estimates; `route cost --explain` shows how.")
 
 
-@app.command("runs")
+@app.command("runs", epilog=RUNS_EPILOG)
 def runs(
-    count: Annotated[int, typer.Option("-n", "--count", min=1, help="How many runs.")] = 20,
+    count: Annotated[
+        int, typer.Option("-n", "--count", min=1, max=1_000_000, help="How many runs.")
+    ] = 20,
     project: Annotated[Path | None, typer.Option(help="Only runs in this project folder.")] = None,
     cloud_model: CloudModelOption = None,
     json_output: JsonOption = False,
@@ -184,7 +239,7 @@ def runs(
     )
 
 
-@app.command("show")
+@app.command("show", epilog=SHOW_EPILOG)
 def show(
     run_id: Annotated[str, typer.Argument(help="A run id or a unique prefix of one.")],
     cloud_model: CloudModelOption = None,
@@ -206,7 +261,7 @@ def show(
     ui.print_table(f"run {record.run_id}", ("field", "value"), costs.run_detail_rows(run))
 
 
-@app.command("prices")
+@app.command("prices", epilog=PRICES_EPILOG)
 def prices(json_output: JsonOption = False) -> None:
     """The prices in force: package date and source, and config overrides."""
     from route import ui
@@ -228,7 +283,7 @@ def prices(json_output: JsonOption = False) -> None:
         ui.print_text(f"Note: {table.note}")
 
 
-@app.command("push")
+@app.command("push", epilog=PUSH_EPILOG)
 def push(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Only list the runs that would be sent.")
@@ -275,7 +330,7 @@ def push(
         ui.print_text(f"{result.already_there} run(s) were already there (skipped).")
 
 
-@app.command("forget")
+@app.command("forget", epilog=FORGET_EPILOG)
 def forget(
     run_ids: Annotated[
         list[str] | None, typer.Argument(help="Run ids or unique prefixes (`route cost runs`).")

@@ -30,6 +30,8 @@ Examples:
 
   route gen "client for the billing API" --backend openai --base-url http://127.0.0.1:8080/v1
 
+  route gen --task-file task.md -s scaffold#3        (a long task; or: route gen - < task.md)
+
 Exit codes: 0 success · 1 verify still failing (or no usable files) · 2 usage or configuration
 error · 3 model server unreachable or model missing · 4 model output refused as unsafe, or
 verify changed files it must not (tampered) · 130 interrupted.
@@ -37,7 +39,20 @@ verify changed files it must not (tampered) · 130 interrupted.
 
 
 def gen(
-    task: Annotated[str, typer.Argument(help="What to write, in one sentence.")],
+    task: Annotated[
+        str | None,
+        typer.Argument(
+            help="What to write, in one sentence; `-` reads it from stdin.", show_default=False
+        ),
+    ] = None,
+    task_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--task-file",
+            help="Read the task from this file (for a task too long for the command line).",
+            dir_okay=False,
+        ),
+    ] = None,
     skill: Annotated[
         list[str] | None,
         typer.Option(
@@ -154,7 +169,7 @@ def gen(
     run_options = _options(
         resolved,
         choices,
-        task=task,
+        task=read_task(task, task_file),
         skills=tuple(skill or ()),
         context=tuple(context or ()),
         targets=tuple(target or ()),
@@ -170,7 +185,17 @@ def gen(
         messages: list[tuple[str, str]] = [(m.role, m.content) for m in prepared.prompt.messages]
         if prepared.prefill:  # the start of the answer, sent as a final assistant message
             messages.append(("assistant (prefill)", prepared.prefill))
-        ui.print_prompt(messages, prepared.prompt.estimated_tokens)
+        if json_output:
+            ui.print_json(
+                {
+                    "status": "prompt",
+                    "messages": [{"role": role, "content": text} for role, text in messages],
+                    "estimated_prompt_tokens": prepared.prompt.estimated_tokens,
+                    "warnings": list(prepared.warnings),
+                }
+            )
+        else:
+            ui.print_prompt(messages, prepared.prompt.estimated_tokens)
         return
     options.check_cloud_model(config)
     _run(
@@ -181,6 +206,31 @@ def gen(
         json_output=json_output,
         include_code=include_code,
     )
+
+
+def read_task(task: str | None, task_file: Path | None) -> str:
+    """The task: the argument, stdin for ``-``, or the text of ``--task-file``."""
+    from route.errors import UsageError
+
+    if task_file is not None:
+        if task is not None:
+            raise UsageError("give the task as an argument or with --task-file, not both")
+        try:
+            return task_file.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or "not UTF-8 text"
+            raise UsageError(f"cannot read --task-file {task_file}: {reason}") from error
+    if task == "-":
+        try:
+            return sys.stdin.read()
+        except UnicodeDecodeError as error:
+            raise UsageError("the task on stdin is not UTF-8 text") from error
+    if task is None:
+        raise UsageError(
+            "give the task: route gen 'service for X' -s NAME#N, --task-file PATH, "
+            "or - to read it from stdin"
+        )
+    return task
 
 
 def _options(

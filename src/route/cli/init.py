@@ -11,6 +11,17 @@ if TYPE_CHECKING:
     from route.claude_code.project_setup import Check, FileAction, InitPlan
 
 
+EPILOG = """\
+Examples:
+
+  route init
+
+  route init --dry-run
+
+  route init --json
+"""
+
+
 def command(
     project: Annotated[
         Path | None,

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping, MutableMapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import typer
 from typer.core import TyperGroup
@@ -52,11 +52,13 @@ COMMANDS: Mapping[str, LazyCommand] = {
         "Set this project up for Claude Code: install the model-routing skill, offer a starter "
         "scaffold skill, register `route mcp` in .mcp.json, check the model server and "
         "`make verify`.",
+        epilog="EPILOG",
     ),
     "mcp": LazyCommand(
         "route.cli.mcp", "command",
         "Serve route's tools over stdio (MCP): generate, list_skills, show_skill, "
         "recommend_models, cost_summary. Writes only inside the project root.",
+        epilog="EPILOG",
     ),
     "skills": LazyCommand(
         "route.cli.skills", "app",
@@ -167,20 +169,42 @@ class RouteGroup(TyperGroup):
     def invoke(self, ctx: Any) -> Any:  # typer's own click Context
         from route.errors import EXIT_INTERRUPTED, RouteError
 
+        as_json = wants_json([*getattr(ctx, "_protected_args", ()), *ctx.args])
         try:
             return super().invoke(ctx)
         except RouteError as error:
             if os.environ.get("ROUTE_DEBUG") == "1":
                 raise
-            from route.ui import print_error
-
-            print_error(str(error))
-            raise typer.Exit(error.exit_code) from None
+            _fail(str(error), error.exit_code, as_json=as_json)
         except KeyboardInterrupt:
-            from route.ui import print_error
+            _fail("interrupted", EXIT_INTERRUPTED, as_json=as_json, status="interrupted")
+        except Exception as error:
+            # Click's own usage errors (a bad option value, a missing argument): click prints
+            # them itself, but a command given --json still owes its caller one JSON object.
+            if not as_json or not hasattr(error, "format_message"):
+                raise
+            _fail(error.format_message(), getattr(error, "exit_code", 2), as_json=True)
 
-            print_error("interrupted")
-            raise typer.Exit(EXIT_INTERRUPTED) from None
+
+def wants_json(arguments: list[str]) -> bool:
+    """The command line asks for ``--json`` (before any ``--`` that ends the options)."""
+    for argument in arguments:
+        if argument == "--":
+            return False
+        if argument == "--json":
+            return True
+    return False
+
+
+def _fail(message: str, exit_code: int, *, as_json: bool, status: str = "error") -> NoReturn:
+    """The one way a command ends in an error: one line on stderr and, with ``--json``, one
+    JSON object on stdout (``{"status": "error", "exit_code": 2, "message": ...}``)."""
+    from route.ui import print_error, print_json
+
+    print_error(message)
+    if as_json:
+        print_json({"status": status, "exit_code": exit_code, "message": message})
+    raise typer.Exit(exit_code) from None
 
 
 class RouteApp(RouteGroup):
@@ -189,9 +213,28 @@ class RouteApp(RouteGroup):
     lazy_table = COMMANDS
 
 
+EPILOG = """\
+Examples:
+
+  route init                                   set this project up for Claude Code
+
+  route gen "service for Projects" --skill scaffold#3
+
+  route batch plan.yaml --parallel 4
+
+  route skills list
+
+  route models recommend
+
+  route cost --since 7d
+
+Every command has --help with its own examples, and --json for machines.
+"""
+
 app = typer.Typer(
     name="route",
     cls=RouteApp,
+    epilog=EPILOG,
     help=(
         "Hand token-heavy code generation from a cloud coding agent to a local model "
         "(Ollama or any OpenAI-compatible server), safely and measurably."

@@ -13,7 +13,16 @@ from typing import Annotated, Any
 
 import typer
 
-INSTALL_HINT = "pip install 'route[mcp]'"
+INSTALL_HINT = "pip install 'model-route[mcp]'"
+
+
+EPILOG = """\
+Examples:
+
+  route mcp
+
+  route mcp --project ~/code/api
+"""
 
 
 def command(

@@ -20,8 +20,73 @@ if TYPE_CHECKING:
     from route.local_models.catalog import Bandwidth, Estimate, Recommendation
     from route.local_models.hardware import Hardware
 
+GROUP_EPILOG = """\
+Examples:
+
+  route models recommend
+
+  route models pull qwen2.5-coder:7b
+
+  route models check qwen2.5-coder:7b
+"""
+
+HARDWARE_EPILOG = """\
+Examples:
+
+  route models hardware
+
+  route models hardware --vram 24GB --ram 64GB --json
+
+  route models hardware --gpu none -v
+"""
+
+RECOMMEND_EPILOG = """\
+Examples:
+
+  route models recommend
+
+  route models recommend --vram 24GB --context 32768 --json
+
+  route models recommend --gpu none --ram 16GB --all
+
+  route models recommend --pull
+"""
+
+LIST_EPILOG = """\
+Examples:
+
+  route models list
+
+  route models list --host http://gpu-box:11434 --json
+"""
+
+PS_EPILOG = """\
+Examples:
+
+  route models ps
+
+  route models ps --json
+"""
+
+PULL_EPILOG = """\
+Examples:
+
+  route models pull qwen2.5-coder:7b
+
+  route models pull qwen2.5-coder:14b --host http://gpu-box:11434 --json
+"""
+
+CHECK_EPILOG = """\
+Examples:
+
+  route models check qwen2.5-coder:7b
+
+  route models check qwen2.5-coder:7b --json
+"""
+
 app = typer.Typer(
     help="Pick a local coding model that fits this machine, pull it, and check it.",
+    epilog=GROUP_EPILOG,
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help, like the rest of route
 )
@@ -58,7 +123,7 @@ VerboseOption = Annotated[
 # --------------------------------------------------------------------------- hardware
 
 
-@app.command("hardware")
+@app.command("hardware", epilog=HARDWARE_EPILOG)
 def hardware_command(
     vram: VramOption = None,
     ram: RamOption = None,
@@ -141,7 +206,7 @@ def _print_hardware(hardware: Hardware, speeds: Bandwidth, *, verbose: bool) -> 
 # --------------------------------------------------------------------------- recommend
 
 
-@app.command("recommend")
+@app.command("recommend", epilog=RECOMMEND_EPILOG)
 def recommend_command(
     context: Annotated[
         int,
@@ -208,7 +273,12 @@ def recommend_command(
 def _print_recommendation(result: Recommendation, *, show_all: bool) -> None:
     from route import ui
 
-    shown = [e for e in result.estimates if show_all or e.fit != "does_not_fit"]
+    if result.settings.context_tokens > result.largest_context:
+        ui.print_text(_no_pick_message(result))
+        return
+    shown = [
+        e for e in result.estimates if show_all or (e.fit != "does_not_fit" and not e.unsuitable)
+    ]
     top = result.top
     rows = [
         (
@@ -219,6 +289,7 @@ def _print_recommendation(result: Recommendation, *, show_all: bool) -> None:
             _gigabytes(estimate.total_bytes),
             _speed_text(estimate),
             "yes" if estimate.installed else "",
+            f"unsuitable: {estimate.unsuitable}" if estimate.unsuitable else estimate.model.note,
         )
         for estimate in shown
     ]
@@ -226,21 +297,22 @@ def _print_recommendation(result: Recommendation, *, show_all: bool) -> None:
         f"Coding models for {result.settings.context_tokens:,} tokens of context "
         f"(catalog {result.catalog_date})"
     )
-    columns = ("", "model", "quality", "fit", "memory", "tokens/s (est.)", "installed")
+    speed = "tokens/s (est., assumed bandwidth)" if result.bandwidth.assumed else "tokens/s (est.)"
+    columns = ("", "model", "quality", "fit", "memory", speed, "installed", "note")
     ui.print_table(title, columns, rows)
-    hidden = len(result.estimates) - len(shown)
-    if hidden:
+    if not show_all:
+        for estimate in result.estimates:
+            if estimate.unsuitable:
+                ui.print_text(f"Left out: {estimate.model.tag} — {estimate.unsuitable}.")
+    hidden = sum(1 for e in result.estimates if e.fit == "does_not_fit" and not e.unsuitable)
+    if hidden and not show_all:
         ui.print_text(f"{hidden} more do not fit this machine (--all lists them).")
     ui.print_text(
         "Speeds are estimates: memory bandwidth ÷ bytes read per token × 0.55-0.85; "
         f"bandwidth {_bandwidth_text(result.bandwidth)}."
     )
     if top is None:
-        ui.print_text(
-            "No model fits well (fits in memory and reaches "
-            f"{result.settings.min_tokens_per_second:g} tokens/s). Try a smaller --context, "
-            "a lower --min-speed, or a machine with more memory."
-        )
+        ui.print_text(_no_pick_message(result))
         return
     state = " (installed)" if top.installed else ""
     ui.print_text(f"Top pick: {top.model.tag}{state} — ollama pull {top.model.tag}")
@@ -280,7 +352,7 @@ def _installed_names(host: str | None) -> tuple[frozenset[str], str | None]:
 # --------------------------------------------------------------------------- list and ps
 
 
-@app.command("list")
+@app.command("list", epilog=LIST_EPILOG)
 def list_command(host: HostOption = None, as_json: JsonOption = False) -> None:
     """List installed models (from Ollama's /api/tags): size, parameters, quantization."""
     from route import ui
@@ -307,7 +379,7 @@ def list_command(host: HostOption = None, as_json: JsonOption = False) -> None:
     ui.print_table(f"Installed on {base_url}", columns, rows)
 
 
-@app.command("ps")
+@app.command("ps", epilog=PS_EPILOG)
 def ps_command(host: HostOption = None, as_json: JsonOption = False) -> None:
     """List loaded models (from /api/ps): GPU share, CPU part, context length, expiry."""
     from route import ui
@@ -347,7 +419,7 @@ def ps_command(host: HostOption = None, as_json: JsonOption = False) -> None:
 # --------------------------------------------------------------------------- pull
 
 
-@app.command("pull")
+@app.command("pull", epilog=PULL_EPILOG)
 def pull_command(
     name: Annotated[str, typer.Argument(help="Model tag, e.g. qwen2.5-coder:7b.")],
     host: HostOption = None,
@@ -363,9 +435,10 @@ def pull_command(
 
 def _pull(name: str, host: str | None) -> PullResult:
     from route import ui
-    from route.backends.ollama_admin import pull_model
+    from route.backends.ollama_admin import check_model_name, pull_model
     from route.errors import Interrupted, ModelNotFound
 
+    check_model_name(name)
     base_url, api_key = _server(host)
     ui.print_text(f"Pulling {name} from {base_url} ...", err=True)
     view = ui.PullProgressView(name) if ui.is_terminal(sys.stderr) else None
@@ -442,7 +515,7 @@ def _similar_tags(name: str) -> str:
 # --------------------------------------------------------------------------- check
 
 
-@app.command("check")
+@app.command("check", epilog=CHECK_EPILOG)
 def check_command(
     name: Annotated[str, typer.Argument(help="Installed model tag, e.g. qwen2.5-coder:7b.")],
     host: HostOption = None,
@@ -549,6 +622,7 @@ def _recommend_object(
 ) -> dict[str, Any]:
     top = result.top
     return {
+        "message": _no_pick_message(result) if top is None else f"top pick: {top.model.tag}",
         "hardware": _hardware_object(result.hardware, result.bandwidth),
         "settings": _asdict(result.settings),
         "catalog_date": result.catalog_date,
@@ -560,6 +634,21 @@ def _recommend_object(
     }
 
 
+def _no_pick_message(result: Recommendation) -> str:
+    """Why nothing was picked: no model holds the context, or none fits well."""
+    context = result.settings.context_tokens
+    if context > result.largest_context:
+        return (
+            f"No catalog model holds {context:,} tokens of context (the largest holds "
+            f"{result.largest_context:,}) — plan for a smaller --context."
+        )
+    return (
+        "No model fits well (fits in memory, follows chat instructions, holds the context and "
+        f"reaches {result.settings.min_tokens_per_second:g} tokens/s). Try a smaller --context, "
+        "a lower --min-speed, or a machine with more memory."
+    )
+
+
 def _estimate_object(estimate: Estimate) -> dict[str, Any]:
     speed = estimate.tokens_per_second
     return {
@@ -567,6 +656,7 @@ def _estimate_object(estimate: Estimate) -> dict[str, Any]:
         "quality_tier": estimate.model.quality_tier,
         "fit": estimate.fit,
         "fits_well": estimate.fits_well,
+        "unsuitable": estimate.unsuitable or None,
         "installed": estimate.installed,
         "memory_bytes": estimate.total_bytes,
         "weights_bytes": estimate.weights_bytes,

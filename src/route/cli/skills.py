@@ -9,10 +9,39 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 if TYPE_CHECKING:
-    from route.values import Skill, SkillExcerpt
+    from route.values import Section, Skill, SkillExcerpt
+
+GROUP_EPILOG = """\
+Examples:
+
+  route skills list
+
+  route skills show scaffold#3
+"""
+
+LIST_EPILOG = """\
+Examples:
+
+  route skills list
+
+  route skills list --skills-dir ~/team-skills --json
+"""
+
+SHOW_EPILOG = """\
+Examples:
+
+  route skills show scaffold#3
+
+  route skills show scaffold#service-layer
+
+  route skills show scaffold#1,3-5 --json
+
+  route skills show path/to/SKILL.md#2
+"""
 
 app = typer.Typer(
     help="List skills (SKILL.md files) and show exactly what a skill reference sends to the model.",
+    epilog=GROUP_EPILOG,
     no_args_is_help=True,
     rich_markup_mode=None,  # plain help, like the rest of route
 )
@@ -31,7 +60,7 @@ DESCRIPTION_WIDTH = 72
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one compact JSON object.")]
 
 
-@app.command("list")
+@app.command("list", epilog=LIST_EPILOG)
 def list_skills(skills_dir: SkillsDirOption = None, as_json: JsonOption = False) -> None:
     """List the skills found: name, description, number of sections, file."""
     from route import ui
@@ -65,9 +94,25 @@ def list_skills(skills_dir: SkillsDirOption = None, as_json: JsonOption = False)
         for skill in found
     ]
     ui.print_table("Skills", ("name", "description", "sections", "path"), rows)
+    for skill in found:
+        ui.print_text(f"\n{skill.name} ({_display_path(skill.path, cwd)}):")
+        for section in skill.sections:
+            ui.print_text(f"  {_section_ref(skill, section):<{_ref_width(skill)}}  {section.title}")
+    ui.print_text(
+        "\nCite a section with --skill NAME#N (or NAME#slug); `route skills show` prints it."
+    )
 
 
-@app.command("show")
+def _section_ref(skill: Skill, section: Section) -> str:
+    """How a section is cited: ``scaffold#3``, or by slug when its heading has no number."""
+    return f"{skill.name}#{section.number if section.number is not None else section.slug}"
+
+
+def _ref_width(skill: Skill) -> int:
+    return max((len(_section_ref(skill, section)) for section in skill.sections), default=0)
+
+
+@app.command("show", epilog=SHOW_EPILOG)
 def show_skill(
     refs: Annotated[
         list[str],
@@ -83,8 +128,8 @@ def show_skill(
     """Print exactly the text each reference sends to the model, and its estimated tokens.
 
     Several references to one skill are merged as they are in a prompt (its preamble once).
-    The text goes to stdout and the estimate to stderr; with --json, one JSON object per skill
-    cited, one per line.
+    The text goes to stdout and the estimate to stderr. With --json, one JSON object: the
+    excerpt of the one skill cited, or {"excerpts": [...], "estimated_tokens": N} for several.
     """
     from route import ui
     from route.prompting import skills
@@ -94,8 +139,12 @@ def show_skill(
     dirs = _skill_dirs(cwd, skills_dir)
     excerpts = skills.merge_excerpts([skills.resolve_reference(ref, dirs, cwd) for ref in refs])
     if as_json:
-        for excerpt in excerpts:
-            ui.print_json(_excerpt_object(excerpt, cwd))
+        objects = [_excerpt_object(excerpt, cwd) for excerpt in excerpts]
+        if len(objects) == 1:
+            ui.print_json(objects[0])
+        else:
+            total = sum(int(item["estimated_tokens"]) for item in objects)
+            ui.print_json({"excerpts": objects, "estimated_tokens": total})
         return
     for index, excerpt in enumerate(excerpts):
         if index:
@@ -126,6 +175,15 @@ def _skill_summary(skill: Skill, cwd: Path) -> dict[str, Any]:
         "name": skill.name,
         "description": skill.description,
         "sections": len(skill.sections),
+        "outline": [
+            {
+                "ref": _section_ref(skill, section),
+                "number": section.number,
+                "slug": section.slug,
+                "title": section.title,
+            }
+            for section in skill.sections
+        ],
         "path": _display_path(skill.path, cwd),
     }
 

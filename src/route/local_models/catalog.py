@@ -70,6 +70,7 @@ class CatalogModel:
     active_parameters_billions: float | None = None  # mixture of experts only
     kv: KvShape | None = None
     note: str = ""
+    follows_instructions: bool = True  # False: a completion (base) model that ignores chat
 
     @property
     def weights_bytes(self) -> int:
@@ -93,6 +94,16 @@ class BandwidthEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class TypicalBandwidth:
+    """The bandwidth assumed for a GPU known only by its memory (``--vram``)."""
+
+    __pydantic_config__ = {"extra": "forbid"}  # noqa: RUF012
+
+    up_to_gb: float  # GPU memory up to this much (GB) ...
+    gb_per_second: float  # ... typically comes with this bandwidth
+
+
+@dataclass(frozen=True, slots=True)
 class Catalog:
     __pydantic_config__ = {"extra": "forbid"}  # noqa: RUF012
 
@@ -102,6 +113,7 @@ class Catalog:
     cpu_bandwidth_gb_per_second: float
     bandwidth: tuple[BandwidthEntry, ...]
     models: tuple[CatalogModel, ...]
+    typical_gpu_bandwidth: tuple[TypicalBandwidth, ...] = ()  # ascending up_to_gb
 
     def find(self, tag: str) -> CatalogModel | None:
         wanted = normalize_tag(tag)
@@ -127,6 +139,7 @@ class Bandwidth:
     gpu: float | None  # None: no GPU, or a GPU not in the table
     cpu: float
     source: str  # where the figures come from, for the user
+    assumed: bool = False  # the GPU figure is typical for its memory size, not the card's own
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,6 +154,7 @@ class Estimate:
     tokens_per_second: tuple[float, float] | None  # (low, high); None when bandwidth unknown
     fits_well: bool
     installed: bool = False
+    unsuitable: str = ""  # why the model cannot do route's job here ("" when it can)
 
     @property
     def total_bytes(self) -> int:
@@ -159,6 +173,11 @@ class Recommendation:
     def top(self) -> Estimate | None:
         """The best model that fits well, if any."""
         return next((e for e in self.estimates if e.fits_well), None)
+
+    @property
+    def largest_context(self) -> int:
+        """The longest context any catalog model holds (0 for an empty catalog)."""
+        return max((e.model.context_length for e in self.estimates), default=0)
 
 
 # --------------------------------------------------------------------------- loading
@@ -282,8 +301,17 @@ def memory_bandwidth(hardware: Hardware, catalog: Catalog, override: float | Non
         gpu = min(value for value in found if value is not None)  # slowest card paces a split
     cpu = catalog.cpu_bandwidth_gb_per_second
     source = f"table ({', '.join(names)})" if gpu is not None else ""
+    assumed = False
     if hardware.unified_memory and gpu is not None:
         cpu = gpu  # Apple: CPU and GPU read the same memory
+    elif not source and names and _planned_only(hardware) and catalog.typical_gpu_bandwidth:
+        memory = min(gpu.memory_bytes for gpu in hardware.gpus)
+        gpu = typical_bandwidth(memory, catalog.typical_gpu_bandwidth)
+        assumed = True
+        source = (
+            f"assumed: typical for {memory / GB:g} GB of GPU memory; "
+            "set the card's own with --bandwidth"
+        )
     elif not source:
         source = f"assumed {cpu:g} GB/s RAM" if not names else "GPU not in the table: --bandwidth"
     if override is not None:
@@ -292,7 +320,22 @@ def memory_bandwidth(hardware: Hardware, catalog: Catalog, override: float | Non
         else:
             cpu = override
         source = "--bandwidth"
-    return Bandwidth(gpu=gpu, cpu=cpu, source=source)
+        assumed = False
+    return Bandwidth(gpu=gpu, cpu=cpu, source=source, assumed=assumed)
+
+
+def _planned_only(hardware: Hardware) -> bool:
+    """Every GPU was stated by hand (``--vram``), so only its memory size is known."""
+    return all(gpu.vendor == "planned" for gpu in hardware.gpus)
+
+
+def typical_bandwidth(memory_bytes: int, table: tuple[TypicalBandwidth, ...]) -> float:
+    """The bandwidth typical for a GPU with this much memory: the first row it fits under,
+    else the last row."""
+    for row in table:
+        if memory_bytes <= row.up_to_gb * GB:
+            return row.gb_per_second
+    return table[-1].gb_per_second
 
 
 def lookup_bandwidth(name: str, entries: tuple[BandwidthEntry, ...]) -> float | None:
@@ -342,7 +385,10 @@ def estimate_model(
     overhead = overhead_bytes(model.weights_bytes, kv_cache)
     fit, gpu_share = classify_fit(model.weights_bytes + kv_cache + overhead, hardware)
     speed = tokens_per_second(model, fit, gpu_share, bandwidth, efficiency)
-    if speed is None:
+    unsuitable = unsuitable_reason(model, settings.context_tokens)
+    if unsuitable:
+        fits_well = False
+    elif speed is None:
         fits_well = fit == "full_gpu"
     else:
         fits_well = fit != "does_not_fit" and speed[0] >= settings.min_tokens_per_second
@@ -357,17 +403,33 @@ def estimate_model(
         tokens_per_second=speed,
         fits_well=fits_well,
         installed=installed,
+        unsuitable=unsuitable,
     )
 
 
+def unsuitable_reason(model: CatalogModel, context_tokens: int) -> str:
+    """Why ``model`` cannot do route's job (chat prompts, ``context_tokens`` of context), or
+    "" when it can. Memory and speed are judged apart from this."""
+    reasons: list[str] = []
+    if model.context_length < context_tokens:
+        reasons.append(
+            f"holds at most {model.context_length:,} tokens of context, "
+            f"not the {context_tokens:,} planned"
+        )
+    if not model.follows_instructions:
+        reasons.append(model.note or "a completion model: does not follow chat instructions")
+    return "; ".join(reasons)
+
+
 def rank(estimates: list[Estimate] | tuple[Estimate, ...]) -> tuple[Estimate, ...]:
-    """Models that fit well first (best quality, then fastest); then the rest by fit class."""
+    """Models that fit well first (best quality, then fastest); then the rest by fit class;
+    unsuitable models last."""
 
     def key(estimate: Estimate) -> tuple[int, int, int, float, str]:
         speed = estimate.tokens_per_second[0] if estimate.tokens_per_second else 0.0
         fit_position = 0 if estimate.fits_well else FIT_ORDER.index(estimate.fit)
         return (
-            0 if estimate.fits_well else 1,
+            0 if estimate.fits_well else 2 if estimate.unsuitable else 1,
             fit_position,
             -estimate.model.quality_tier,
             -speed,

@@ -148,13 +148,19 @@ def parse_memory_size(text: str) -> int:
     from route.errors import UsageError
 
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(i?)b?\s*", text.lower())
-    if match is None or float(match.group(1)) <= 0:
+    if match is None:
         raise UsageError(
             f"cannot read the memory size {text!r} — write it like 24GB, 24GiB or 512MB"
         )
     number, prefix, binary = float(match.group(1)), match.group(2) or "g", match.group(3)
     power = "kmgt".index(prefix) + 1
-    return int(number * (1024**power if binary else 1000**power))
+    size = int(number * (1024**power if binary else 1000**power))
+    if size <= 0:
+        raise UsageError(
+            f"the memory size {text!r} is zero — give the memory to plan for, like 24GB; "
+            "for no GPU at all use --gpu none"
+        )
+    return size
 
 
 def apple_usable_share(memory_bytes: int) -> int:

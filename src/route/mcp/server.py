@@ -8,7 +8,7 @@ lie inside it, and settings come from its ``route.yaml``. ``RouteError`` message
 tool errors, word for word. Every answer is one compact JSON text: each character is one the
 orchestrator pays for.
 
-This module imports the MCP SDK (the ``route[mcp]`` extra); ``route.cli.mcp`` imports it only
+This module imports the MCP SDK (the ``model-route[mcp]`` extra); ``route.cli.mcp`` imports it only
 after checking the SDK is installed.
 """
 
@@ -48,6 +48,8 @@ TAGS_TIMEOUT_SECONDS = 3.0
 BYTES_PER_GB = 1e9
 # Run statuses reported as a plain tool error when the run wrote nothing.
 FAILED_BEFORE_WRITING = ("error", "backend_error", "interrupted")
+# How the MCP SDK starts the text of a tool error (what the orchestrator reads before the message).
+TOOL_ERROR_PREFIX = "Error executing tool generate: "
 
 INSTRUCTIONS = (
     "route hands pattern-following code generation to a local model. Call generate with a "
@@ -315,7 +317,7 @@ def run_generate(
     """
     from route.accounting.pricing import load_prices
     from route.backends.configured import backend_for
-    from route.run.finish import finish
+    from route.run.finish import check_destinations, finish
     from route.run.pipeline import prepare, run_generation
     from route.run.report import report_json
     from route.settings.locations import route_home
@@ -327,9 +329,18 @@ def run_generate(
     check_skill_references(options.skill_refs, context.project_root, context.skill_dirs())
     prepared = prepare(options)  # unknown skills, sections, context files: a tool error
     load_prices(config.prices).get(config.cloud_model)  # no silent $0: fail before generating
+    check_destinations(options, config)  # a read-only ledger or ROUTE_HOME: before, not after
     result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
-    report = finish(result, config, command_text=request.command_text())
-    if result.status in FAILED_BEFORE_WRITING and not (result.created or result.changed):
+    failed = result.status in FAILED_BEFORE_WRITING and not (result.created or result.changed)
+    # A run that failed before writing answers with its message alone: that is all it costs
+    # the orchestrator to read.
+    report = finish(
+        result,
+        config,
+        command_text=request.command_text(),
+        summary_characters=len(TOOL_ERROR_PREFIX) + len(result.message) if failed else None,
+    )
+    if failed:
         raise RunFailed(result.message, result.exit_code)
     # A dry run's diff is code too: shown only when code is asked for.
     shown = report_json(
@@ -494,7 +505,7 @@ def recommendation_dict(
 ) -> dict[str, Any]:
     """A short form of a recommendation: the models that fit, best first."""
     top = result.top
-    fitting = [estimate for estimate in result.estimates if estimate.fit != "does_not_fit"]
+    fitting = [e for e in result.estimates if e.fit != "does_not_fit" and not e.unsuitable]
     hardware = result.hardware
     data: dict[str, Any] = {
         "top": top.model.tag if top else None,
@@ -509,6 +520,9 @@ def recommendation_dict(
         "context_tokens": result.settings.context_tokens,
         "models": [_estimate_dict(estimate) for estimate in fitting[:RECOMMEND_LIMIT]],
         "more_that_fit": max(0, len(fitting) - RECOMMEND_LIMIT),
+        "unsuitable": [
+            {"tag": e.model.tag, "why": e.unsuitable} for e in result.estimates if e.unsuitable
+        ],
         "installed_known": installed_known,
         "catalog_date": result.catalog_date,
         "speeds": "estimates from memory bandwidth",

@@ -479,7 +479,7 @@ def _select_item(skill: Skill, item: str, ref: str) -> tuple[Section, ...]:
 def _select_by_number(skill: Skill, item: str, ref: str) -> tuple[Section, ...] | None:
     """The sections an item such as ``3`` or ``2-5`` names; None when it is not numeric."""
     numbered = _numbered(skill)
-    if item.isdigit():
+    if item.isdecimal():  # not isdigit: "²" and "③" are digits int() cannot read
         return (_by_number(skill, numbered, int(item), ref),)
     span = _RANGE.match(item)
     if span is None:

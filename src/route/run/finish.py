@@ -31,8 +31,32 @@ def delegate(
     from route.backends.configured import backend_for
     from route.run.pipeline import run_generation
 
+    check_destinations(options, config)
     result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
     return finish(result, config, command_text=command_text, batch_id=batch_id)
+
+
+def check_destinations(options: GenOptions, config: Config) -> None:
+    """Check, before the model is asked, that route can write where a run writes outside the
+    project: its ledger and its project locks (``UsageError`` naming the folder otherwise)."""
+    from route.accounting.location import resolve_ledgers
+    from route.settings.locations import check_writable
+
+    if not options.dry_run:  # a dry run writes no ledger row and takes no lock
+        ledgers = resolve_ledgers(
+            config.ledger, config.ledger_url, project_root=options.project_root
+        )
+        check_writable(
+            ledgers.local.parent,
+            "its ledger",
+            "point --ledger (or ROUTE_LEDGER, or ROUTE_HOME) at a writable folder",
+        )
+    if options.lock_home is not None and not options.dry_run:
+        check_writable(
+            options.lock_home / "locks",
+            "its project locks",
+            "point ROUTE_HOME at a writable folder",
+        )
 
 
 def finish(
@@ -41,23 +65,54 @@ def finish(
     *,
     command_text: str,
     batch_id: str | None = None,
+    summary_characters: int | None = None,
 ) -> RunReport:
     """Price a finished run once, record that as its ledger row, and return its report: the
     printed figures, ``--json``, the MCP answer and ``route cost show`` all read the same
-    numbers (the hand-off size is measured once, ``handoff_characters``)."""
+    numbers (the hand-off size is measured once, ``handoff_characters``).
+
+    The hand-off is what the orchestrator really sent (``command_text``) and read back: the
+    compact report, or ``summary_characters`` when the frontend returns less (the MCP server
+    answers a run that failed before writing with its one-line message)."""
     from route.run.report import RunReport, handoff_characters
 
-    handoff = handoff_characters(result)
+    if not is_a_run(result):
+        # Input refused before the model was asked, and dry runs: nothing was delegated, so
+        # nothing is priced or recorded (README: such a run is not a ledger row).
+        return RunReport(
+            result=replace(result, ledger_note=NOT_A_RUN),
+            ledger=None,
+            diff=_dry_run_diff(result),
+        )
+    handoff = summary_characters if summary_characters is not None else handoff_characters(result)
     result = price_run(result, config, command_text=command_text, handoff_characters=handoff)
     result, recorded = record_run(
         result, config, command_text=command_text, handoff_characters=handoff, batch_id=batch_id
     )
-    diff = None
-    if result.status == "dry_run" and result.attempts:
-        from route.safety.writer import render_diff
+    return RunReport(result=result, ledger=recorded, diff=_dry_run_diff(result))
 
-        diff = render_diff(result.attempts[-1].plan)
-    return RunReport(result=result, ledger=recorded, diff=diff)
+
+NOT_A_RUN = "not a run: refused before the model was asked, or a dry run"
+
+
+def is_a_run(result: RunResult) -> bool:
+    """Whether ``result`` is a delegation the ledger counts. A dry run writes nothing, and input
+    refused before the model was asked (bad settings, a context file that cannot be read, a
+    prompt too large for the model) delegated nothing: neither is a run. A run the model server
+    failed (unreachable, an error mid-stream) or that was interrupted is one."""
+    from route.errors import EXIT_USAGE
+
+    if result.status == "dry_run":
+        return False
+    return bool(result.attempts) or result.exit_code != EXIT_USAGE
+
+
+def _dry_run_diff(result: RunResult) -> str | None:
+    if result.status != "dry_run" or not result.attempts:
+        return None
+    from route.safety.writer import render_diff
+
+    return render_diff(result.attempts[-1].plan)
 
 
 def price_run(

@@ -231,7 +231,7 @@ def run_generation(
         attempts=tuple(state.attempts),
         created=tuple(sorted(p for p, c in state.originals.items() if c.kind == "create")),
         changed=tuple(sorted(p for p, c in state.originals.items() if c.kind == "modify")),
-        refused=tuple(state.refused),
+        refused=tuple(dict.fromkeys(state.refused)),  # one line per refusal, not per attempt
         started_at=started,
         duration_seconds=clock() - started,
         model=state.model,
@@ -261,6 +261,7 @@ def _attempts(
     replaceable = _replaceable_paths(options, prepared)
     tool_names = verify_tool_names(options.project_root)
     last_failure = ""
+    stopped = ""  # why the loop ended before max_attempts, when the model got stuck
     previous: ParsedAnswer | None = None
     for number in range(1, options.max_attempts + 1):
         events.attempt_started(number, options.max_attempts)
@@ -291,14 +292,14 @@ def _attempts(
             return "success", EXIT_OK, _success_message(attempt)
         last_failure = failure
         if previous is not None and _same_answer(attempt.parsed, previous):
-            last_failure = _stuck_failure(failure, number)
+            stopped = STUCK
             events.notice("the model repeated its previous answer: no further attempts")
             break
         previous = attempt.parsed
         if number < options.max_attempts:
             repair = _repair_message(options, attempt, failure, state)
             messages = (*messages, Message("assistant", completion.text), repair)
-    return _final_failure(state, last_failure)
+    return _final_failure(state, last_failure, stopped)
 
 
 def _replaceable_paths(options: GenOptions, prepared: Prepared) -> frozenset[str]:
@@ -369,15 +370,12 @@ def _attempt(
     return attempt, failure
 
 
-def _stuck_failure(failure: str, number: int) -> str:
-    """Why the run stopped early: a model that answers a repair request with its last answer,
-    word for word, is stuck; further rounds repeat it too (seen at any temperature with small
-    models)."""
-    return (
-        f"{failure}; stopped after attempt {number}: the model repeated its previous "
-        "answer word for word, so more rounds would not help — fix it by hand or use a "
-        "stronger model"
-    )
+# Why a run stopped early: a model that answers a repair request with its last answer, word for
+# word, is stuck; further rounds repeat it too (seen at any temperature with small models).
+STUCK = (
+    "; stopped there: the model repeated its previous answer word for word, so more rounds "
+    "would not help — fix it by hand or use a stronger model"
+)
 
 
 def _repair_message(
@@ -549,18 +547,23 @@ def _success_message(attempt: Attempt) -> str:
     return f"files written; `{verify.command}` passed on attempt {attempt.number}"
 
 
-def _final_failure(state: _RunState, last_failure: str) -> tuple[RunStatus, int, str]:
+def _final_failure(
+    state: _RunState, last_failure: str, stopped: str = ""
+) -> tuple[RunStatus, int, str]:
+    """The status and message of a run that did not succeed: what failed last, after how many
+    attempts, and (``stopped``) why it ended early."""
     attempts = len(state.attempts)
+    after = f"{last_failure} after {attempts} attempt(s){stopped}"
     last = state.attempts[-1] if state.attempts else None
     if last is not None and last.plan.refusals and not last.written:
-        return "refused", EXIT_UNSAFE, f"model output refused as unsafe: {last_failure}"
+        return "refused", EXIT_UNSAFE, f"model output refused as unsafe: {last_failure}{stopped}"
     if any(a.written for a in state.attempts) or state.originals:
-        return "verify_failed", EXIT_VERIFY_FAILED, f"{last_failure} after {attempts} attempt(s)"
+        return "verify_failed", EXIT_VERIFY_FAILED, after
     if state.refused and all(a.parsed.files or a.parsed.edits for a in state.attempts):
-        return "refused", EXIT_UNSAFE, f"model output refused as unsafe: {last_failure}"
+        return "refused", EXIT_UNSAFE, f"model output refused as unsafe: {last_failure}{stopped}"
     if any(a.verify is not None for a in state.attempts):
-        return "verify_failed", EXIT_VERIFY_FAILED, f"{last_failure} after {attempts} attempt(s)"
-    return "no_files", EXIT_VERIFY_FAILED, f"{last_failure} after {attempts} attempt(s)"
+        return "verify_failed", EXIT_VERIFY_FAILED, after
+    return "no_files", EXIT_VERIFY_FAILED, after
 
 
 def _roll_back(options: GenOptions, state: _RunState, message: str) -> str:

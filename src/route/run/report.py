@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 JSON_TAIL_LINES = 40
 # The cost section adds about this many characters to the summary the orchestrator reads.
 COST_SECTION_CHARACTERS = 220
+# The summary echoes at most this much of the task: the orchestrator wrote it and knows it, so
+# reading it back would only cost (a 1 MB task would cost a second megabyte in the hand-off).
+TASK_ECHO_CHARACTERS = 200
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,7 @@ def result_to_dict(
         "status": result.status,
         "exit_code": result.exit_code,
         "message": result.message,
-        "task": result.task,
+        "task": task_echo(result.task),
         "skills": list(result.skill_refs),
         "model": result.model,
         "backend": result.backend,
@@ -148,6 +151,13 @@ def _ledger_dict(result: RunResult, recorded: Recorded | None) -> dict[str, Any]
     if recorded.team is not None:
         ledger.update(team=recorded.team, team_recorded=recorded.team_recorded)
     return ledger
+
+
+def task_echo(task: str) -> str:
+    """The task as the summary shows it: whole when short, else its start and its length."""
+    if len(task) <= TASK_ECHO_CHARACTERS:
+        return task
+    return f"{task[:TASK_ECHO_CHARACTERS].rstrip()}… ({len(task):,} characters)"
 
 
 def _final_code(result: RunResult) -> dict[str, str]:

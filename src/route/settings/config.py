@@ -10,6 +10,7 @@ pydantic would add about 100 ms to each of them (BENCHMARKS.md, start-up).
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -73,6 +74,8 @@ class Config:
     parallel: int = 1
     # The settings a file, the environment or a flag gave (the rest are defaults).
     given: frozenset[str] = field(default=frozenset(), compare=False)
+    # Where each setting was set (a file, "$VARIABLE", "the command line"), for messages.
+    origins: Mapping[str, str] = field(default_factory=dict, compare=False)
 
 
 # Environment variables and the keys they set (flags still win over them).
@@ -173,7 +176,8 @@ def validate(merged: Mapping[str, Any], origins: Mapping[str, str] | None = None
             origin = (origins or {}).get(name)
             where = f" (from {origin})" if origin else ""
             raise ConfigError(f"invalid setting '{name}'{where}: {exc}") from exc
-    return Config(**values, given=frozenset(values))
+    layers = {name: origin for name, origin in (origins or {}).items() if name in values}
+    return Config(**values, given=frozenset(values), origins=layers)
 
 
 def _project_layers(root: Path) -> list[tuple[str, dict[str, Any] | None, Path]]:
@@ -265,6 +269,8 @@ def _number(value: object, kind: type[int] | type[float]) -> int | float:
             raise ValueError(f"must be a number, not {value!r}") from None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise ValueError(f"must be a number, not {value!r}")
+    if not math.isfinite(value):
+        raise ValueError(f"must be a finite number, not {value!r}")
     if kind is int:
         if isinstance(value, float) and not value.is_integer():
             raise ValueError(f"must be a whole number, not {value!r}")

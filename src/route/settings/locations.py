@@ -12,6 +12,23 @@ from pathlib import Path
 PACKAGE_DATA = Path(__file__).parent.parent / "data"
 
 
+def check_writable(folder: Path, what: str, fix: str) -> None:
+    """A ``UsageError`` unless route can create files in ``folder`` (made when missing), so a
+    read-only ``ROUTE_HOME`` or ledger folder stops a run before the model is asked, not after
+    it answered. ``what`` names the files, ``fix`` says what to do."""
+    import tempfile
+
+    from route.errors import UsageError
+
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        raise UsageError(f"route cannot write {what} in {folder} ({reason}) — {fix}") from error
+
+
 def route_home(env: Mapping[str, str] | None = None) -> Path:
     env = os.environ if env is None else env
     home = env.get("ROUTE_HOME")

@@ -182,6 +182,8 @@ def resolve_server(config: Config, env: Mapping[str, str] | None = None) -> Serv
     environment = os.environ if env is None else env
     kind, key_env, context_size = config.backend, config.api_key_env, config.context_size
     ollama_setting, base_url = config.host, config.base_url
+    host_layer = setting_name(config, "host", flag="--host", variable="OLLAMA_HOST")
+    base_url_layer = setting_name(config, "base_url", flag="--base-url", variable="ROUTE_BASE_URL")
     if config.endpoint:
         if config.endpoint not in config.endpoints:
             known = ", ".join(sorted(config.endpoints)) or "none configured"
@@ -190,10 +192,11 @@ def resolve_server(config: Config, env: Mapping[str, str] | None = None) -> Serv
         kind = named.backend
         key_env = named.api_key_env or key_env
         context_size = named.context_size or context_size
+        where = f"the url of endpoint '{config.endpoint}'"
         if kind == "ollama":
-            ollama_setting = named.url
+            ollama_setting, host_layer = named.url, where
         else:
-            base_url = named.url
+            base_url, base_url_layer = named.url, where
     api_key = None
     if key_env:
         api_key = environment.get(key_env)
@@ -203,11 +206,24 @@ def resolve_server(config: Config, env: Mapping[str, str] | None = None) -> Serv
         api_key = environment.get("OLLAMA_API_KEY") or None
     return Server(
         kind=kind,
-        ollama_url=ollama_base_url(ollama_setting),
-        openai_url=openai_base_url(base_url) if base_url else None,
+        ollama_url=ollama_base_url(ollama_setting, host_layer),
+        openai_url=openai_base_url(base_url, base_url_layer) if base_url else None,
         api_key=api_key,
         context_size=context_size,
     )
+
+
+def setting_name(config: Config, key: str, *, flag: str, variable: str) -> str:
+    """How a message names the layer that set ``key``: its flag (``--host``), its variable
+    (``OLLAMA_HOST``), or ``host in /path/route.yaml``; the variable when nothing set it."""
+    origin = config.origins.get(key)
+    if origin is None:
+        return variable
+    if origin == "the command line":
+        return flag
+    if origin.startswith("$"):
+        return origin[1:]
+    return f"{key} in {origin}"
 
 
 def ollama_server(
@@ -220,7 +236,7 @@ def ollama_server(
 
     environment = os.environ if env is None else env
     if host is not None:
-        return ollama_base_url(host), environment.get("OLLAMA_API_KEY") or None
+        return ollama_base_url(host, "--host"), environment.get("OLLAMA_API_KEY") or None
     server = resolve_server(config, environment)
     if server.kind == "openai":
         return server.ollama_url, environment.get("OLLAMA_API_KEY") or None
