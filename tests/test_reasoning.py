@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,7 +16,7 @@ ANSWER = "app/right.py\n```python\nprint('right')\n```\n"
 def split_in(text: str, cuts: list[int]) -> list[str]:
     points = sorted({cut % (len(text) + 1) for cut in cuts})
     edges = [0, *points, len(text)]
-    return [text[start:end] for start, end in zip(edges, edges[1:], strict=False)]
+    return [text[start:end] for start, end in itertools.pairwise(edges)]
 
 
 def run(chunks: list[str]) -> tuple[str, str, bool]:

@@ -216,8 +216,8 @@ class StreamText:
         if split.reasoning:
             self._reasoning(split.reasoning)
         if split.answer:
-            if self.answer_started is None:
-                self.answer_started = self.clock()
+            if self.answer_started is None and self.reasoning_started is not None:
+                self.answer_started = self.clock()  # the clock is read only around reasoning
             self.answer.append(split.answer)
             self.on_text(split.answer)
 
