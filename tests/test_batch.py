@@ -112,7 +112,9 @@ class ScriptedBackend:
         assert len(matches) == 1, first_user[:200]
         return matches[0]
 
-    def chat(self, request: ChatRequest, on_text: TextSink) -> Completion:
+    def chat(
+        self, request: ChatRequest, on_text: TextSink, on_reasoning: TextSink | None = None
+    ) -> Completion:
         with self._lock:
             key = self._task_of(request)
             self.requests.append((key, request))

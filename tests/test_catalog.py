@@ -387,3 +387,23 @@ def test_real_catalog_cpu_only_with_8_gb_picks_a_small_model() -> None:
     assert result.top is not None
     assert result.top.fit == "cpu_only"
     assert result.top.total_bytes <= usable_ram_bytes(Hardware(ram_total_bytes=8 * GB))
+
+
+def test_reasoning_models_list_their_think_values() -> None:
+    catalog = load_catalog()
+    gpt_oss = catalog.find("gpt-oss:20b")
+    assert gpt_oss is not None and gpt_oss.thinks
+    assert gpt_oss.think == ("on", "low", "medium", "high")  # no "off": it always reasons
+    glm = catalog.find("glm-4.7-flash")
+    assert glm is not None and glm.think == ("on", "off")
+    coder = catalog.find("qwen2.5-coder:7b")
+    assert coder is not None and not coder.thinks and coder.think == ()
+
+
+def test_think_values_need_the_thinking_capability() -> None:
+    with pytest.raises(ConfigError, match="think values only with"):
+        parse_catalog(small_catalog(model(think=["on", "off"])))
+    with pytest.raises(ConfigError, match="think value 'sometimes'"):
+        parse_catalog(
+            small_catalog(model(capabilities=["completion", "thinking"], think=["sometimes"]))
+        )

@@ -132,6 +132,7 @@ class Completion:
     # The model's reasoning, kept apart from ``text``: never parsed, written or reported.
     reasoning: str = field(default="", repr=False)
     still_reasoning: bool = False  # the stream ended before the reasoning did
+    reasoning_source: str = ""  # "server" (a field of its own), "inline" (tags), "" (none seen)
     max_output_tokens: int = 0  # the output budget sent (reasoning + answer); 0: not known
 
 

@@ -316,6 +316,7 @@ class OllamaBackend:
             warnings=tuple(warnings),
             reasoning=stream.reasoning_text,
             still_reasoning=stream.still_reasoning,
+            reasoning_source=stream.source,
             max_output_tokens=budget,
         )
 

@@ -332,6 +332,7 @@ class OpenAIBackend:
             warnings=tuple(warnings),
             reasoning=stream.reasoning_text,
             still_reasoning=stream.still_reasoning,
+            reasoning_source=stream.source,
             max_output_tokens=budget,
         )
 

@@ -199,6 +199,16 @@ class StreamText:
         return orphan_close("".join(self.answer))[0]
 
     @property
+    def source(self) -> str:
+        """Where the reasoning came from: "server" (a field of its own), "inline" (tags in the
+        content) or "" (no reasoning seen)."""
+        if self.separated:
+            return "server"
+        if self.splitter.opened or self.reasoning_text:
+            return "inline"
+        return ""
+
+    @property
     def still_reasoning(self) -> bool:
         """The stream ended while the model was still reasoning (no answer after it)."""
         if self.splitter.unfinished:

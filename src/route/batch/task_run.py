@@ -60,9 +60,11 @@ class WatchedBackend:
     def context_length(self, model: str) -> int | None:
         return self._backend.context_length(model)
 
-    def chat(self, request: ChatRequest, on_text: TextSink) -> Completion:
+    def chat(
+        self, request: ChatRequest, on_text: TextSink, on_reasoning: TextSink | None = None
+    ) -> Completion:
         try:
-            return self._backend.chat(request, on_text)
+            return self._backend.chat(request, on_text, on_reasoning)
         except BackendUnreachable:
             self.unreachable = True
             raise

@@ -70,6 +70,12 @@ class CatalogModel:
     active_parameters_billions: float | None = None  # mixture of experts only
     kv: KvShape | None = None
     note: str = ""
+    think: tuple[str, ...] = ()  # --think values besides auto, for a model that reasons
+
+    @property
+    def thinks(self) -> bool:
+        """The model reasons before it answers ("thinking" in its capabilities)."""
+        return "thinking" in self.capabilities
 
     @property
     def weights_bytes(self) -> int:
@@ -206,6 +212,7 @@ def _check_catalog(catalog: Catalog, origin: str) -> None:
         if tag in seen:
             raise ConfigError(f"the model catalog {origin} lists {model.tag} twice — keep one")
         seen.add(tag)
+        _check_think(model, origin)
         if not 1 <= model.quality_tier <= 5:
             raise ConfigError(
                 f"the model catalog {origin}: {model.tag} has quality_tier "
@@ -215,6 +222,22 @@ def _check_catalog(catalog: Catalog, origin: str) -> None:
     if not 0 < low <= high <= 1:
         raise ConfigError(
             f"the model catalog {origin}: efficiency {low}-{high} must satisfy 0 < low <= high <= 1"
+        )
+
+
+def _check_think(model: CatalogModel, origin: str) -> None:
+    from route.values import THINK_MODES
+
+    unknown = [value for value in model.think if value not in THINK_MODES or value == "auto"]
+    if unknown:
+        raise ConfigError(
+            f"the model catalog {origin}: {model.tag} has think value {unknown[0]!r} — use "
+            "on, off, low, medium or high"
+        )
+    if bool(model.think) != model.thinks:
+        raise ConfigError(
+            f'the model catalog {origin}: {model.tag} lists think values only with "thinking" '
+            'in capabilities, and a model with "thinking" needs its think values'
         )
 
 
