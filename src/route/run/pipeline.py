@@ -586,4 +586,6 @@ def total_usage(result: RunResult) -> Usage:
         total_seconds=sum(u.total_seconds for u in usages),
         done_reason=usages[-1].done_reason if usages else "",
         context_size=usages[-1].context_size if usages else None,
+        reasoning_tokens=sum(u.reasoning_tokens for u in usages),
+        reasoning_seconds=sum(u.reasoning_seconds for u in usages),
     )
