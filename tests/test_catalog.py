@@ -407,3 +407,15 @@ def test_think_values_need_the_thinking_capability() -> None:
         parse_catalog(
             small_catalog(model(capabilities=["completion", "thinking"], think=["sometimes"]))
         )
+
+
+def test_catalog_thinks_reads_the_fact_without_validating(tmp_path: Path) -> None:
+    from route.local_models.catalog import catalog_thinks
+
+    assert catalog_thinks("gpt-oss:20b") is True
+    assert catalog_thinks("GLM-4.7-flash:latest") is True
+    assert catalog_thinks("qwen2.5-coder:7b") is False
+    assert catalog_thinks("my-own-finetune:3b") is None
+    broken = tmp_path / "models.yaml"
+    broken.write_text("models: [unclosed\n", encoding="utf-8")
+    assert catalog_thinks("gpt-oss:20b", broken) is None

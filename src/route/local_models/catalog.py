@@ -225,6 +225,27 @@ def _check_catalog(catalog: Catalog, origin: str) -> None:
         )
 
 
+def catalog_thinks(tag: str, path: Path | None = None) -> bool | None:
+    """Whether the catalog lists ``tag`` as a reasoning model; None when it does not list it
+    (or cannot be read). Reads the YAML as it is, without validating it, so ``route gen``
+    imports no pydantic for this one fact."""
+    import yaml
+
+    from route.yamlio import load_yaml
+
+    try:
+        document = load_yaml((path or default_catalog_path()).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    models = document.get("models") if isinstance(document, dict) else None
+    wanted = normalize_tag(tag)
+    for entry in models if isinstance(models, list) else ():
+        if isinstance(entry, dict) and normalize_tag(str(entry.get("tag", ""))) == wanted:
+            capabilities = entry.get("capabilities")
+            return isinstance(capabilities, list) and "thinking" in capabilities
+    return None
+
+
 def _check_think(model: CatalogModel, origin: str) -> None:
     from route.values import THINK_MODES
 

@@ -71,6 +71,8 @@ class Config:
     power_watts: float | None = None
     price_per_kwh: float | None = None
     parallel: int = 1
+    think: str = "auto"  # a ThinkMode: auto, off, on, low, medium, high (route.values)
+    thinking_output_tokens: int = 16384  # output budget for a model that reasons
     # The settings a file, the environment or a flag gave (the rest are defaults).
     given: frozenset[str] = field(default=frozenset(), compare=False)
 
@@ -287,6 +289,17 @@ def _bounded(kind: type[int] | type[float], *, least: float | None = None,
     return check
 
 
+def _think(value: object) -> str:
+    """A ``--think`` value; YAML reads a bare ``think: off`` as False and ``on`` as True."""
+    from route.values import THINK_MODES
+
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if isinstance(value, str) and value.strip().lower() in THINK_MODES:
+        return value.strip().lower()
+    raise ValueError(f"must be one of {', '.join(THINK_MODES)}, not {value!r}")
+
+
 def _text_list(value: object) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
         raise ValueError(f"must be a list of text patterns, not {value!r}")
@@ -378,4 +391,6 @@ _CHECKS: Mapping[str, Check] = {
     "power_watts": _optional(_bounded(float, least=0)),
     "price_per_kwh": _optional(_bounded(float, least=0)),
     "parallel": _bounded(int, least=1, most=64),
+    "think": _think,
+    "thinking_output_tokens": _bounded(int, least=64),
 }
