@@ -196,6 +196,6 @@ def test_think_accepts_yaml_booleans_and_levels(tmp_path: Path, text: str, think
 
 
 def test_a_bad_think_value_names_the_accepted_ones(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="think.*auto, off, on, low, medium, high"):
+    with pytest.raises(ConfigError, match=r"think.*auto, off, on, low, medium, high"):
         _validate("think: maximal\n", tmp_path)
     assert _validate("thinking_output_tokens: 8192\n", tmp_path).thinking_output_tokens == 8192

@@ -173,6 +173,7 @@ def test_the_server_offers_five_tools_with_the_generate_arguments(project: Path)
         "model",
         "dry_run",
         "include_code",
+        "think",
     }
     assert "context" not in generate["properties"]  # the SDK's Context is injected, not asked
 

@@ -285,9 +285,7 @@ class LiveView:
             status = f"{self._model} · thinking · {self._thinking} tokens · {thought:.1f} s"
         else:
             rate = _rate(self._chunks, elapsed)
-            status = (
-                f"{self._model} · ~{self._chunks} tokens · {rate:.1f} tok/s · {elapsed:.1f} s"
-            )
+            status = f"{self._model} · ~{self._chunks} tokens · {rate:.1f} tok/s · {elapsed:.1f} s"
         _write(self._status, f"\r\x1b[2K\x1b[2m{status}\x1b[0m")
         self._status_drawn = True
 
@@ -338,13 +336,19 @@ def render_run_report(report: RunReport, *, plain: bool | None = None) -> None:
         else:
             state = "verify passed" if verify.passed else attempt.failure or "verify failed"
         lines.append(f"  attempt {attempt.number}: {state}")
+    usage = total_usage(result)
+    if usage.reasoning_tokens:
+        share = usage.reasoning_seconds / usage.total_seconds if usage.total_seconds > 0 else 0.0
+        lines.append(
+            f"  reasoning: {usage.reasoning_tokens} of {usage.output_tokens} output tokens, "
+            f"{usage.reasoning_seconds:.1f} s ({min(share, 1.0):.0%} of the model's time)"
+        )
     final = final_verify(result)
     if final is not None and not final.passed:
         lines.extend(_verify_tail(final.output_tail))
     lines.extend(_verify_safety_lines(final))
     lines.extend(f"  warning: {warning}" for warning in result.warnings)
     _print_lines(lines)
-    usage = total_usage(result)
     figures = {
         "tokens": {"prompt": usage.prompt_tokens, "output": usage.output_tokens},
         "duration_seconds": result.duration_seconds,

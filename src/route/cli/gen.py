@@ -87,6 +87,8 @@ def gen(
     max_output_tokens: options.MaxOutputTokensOption = None,
     temperature: options.TemperatureOption = None,
     seed: options.SeedOption = None,
+    think: options.ThinkOption = None,
+    show_thinking: options.ShowThinkingOption = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show a diff of what would change; write nothing.")
     ] = False,
@@ -137,6 +139,7 @@ def gen(
         cloud_model=cloud_model,
         ledger=ledger,
         skills_dir=skills_dir,
+        think=think,
     )
     overrides["endpoint"] = endpoint
     cwd = Path.cwd()
@@ -180,6 +183,7 @@ def gen(
         quiet=quiet,
         json_output=json_output,
         include_code=include_code,
+        show_thinking=show_thinking,
     )
 
 
@@ -222,6 +226,7 @@ def _run(
     quiet: bool,
     json_output: bool,
     include_code: bool,
+    show_thinking: bool = False,
 ) -> None:
     import signal
 
@@ -239,6 +244,7 @@ def _run(
             status_stream=sys.stderr,
             show_text=True,
             show_status=ui.is_terminal(sys.stderr),
+            show_thinking=show_thinking,
         )
         if live
         else SilentEvents()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from route.errors import ConfigError
+from route.values import THINK_MODES, ThinkMode
 
 PROJECT_FILE = "route.yaml"
 USER_FILE = "config.yaml"
@@ -71,7 +72,7 @@ class Config:
     power_watts: float | None = None
     price_per_kwh: float | None = None
     parallel: int = 1
-    think: str = "auto"  # a ThinkMode: auto, off, on, low, medium, high (route.values)
+    think: ThinkMode = "auto"  # reasoning models: auto, off, on, low, medium, high
     thinking_output_tokens: int = 16384  # output budget for a model that reasons
     # The settings a file, the environment or a flag gave (the rest are defaults).
     given: frozenset[str] = field(default=frozenset(), compare=False)
@@ -289,14 +290,14 @@ def _bounded(kind: type[int] | type[float], *, least: float | None = None,
     return check
 
 
-def _think(value: object) -> str:
+def _think(value: object) -> ThinkMode:
     """A ``--think`` value; YAML reads a bare ``think: off`` as False and ``on`` as True."""
-    from route.values import THINK_MODES
-
     if isinstance(value, bool):
         return "on" if value else "off"
-    if isinstance(value, str) and value.strip().lower() in THINK_MODES:
-        return value.strip().lower()
+    text = value.strip().lower() if isinstance(value, str) else None
+    for mode in THINK_MODES:
+        if text == mode:
+            return mode
     raise ValueError(f"must be one of {', '.join(THINK_MODES)}, not {value!r}")
 
 
