@@ -13,11 +13,11 @@ from typer.testing import CliRunner
 
 from route.accounting.ledger import Ledger
 from route.cli.main import app
+from route.run.finish import to_run_record
 from route.run.options import RunChoices, gen_options
 from route.run.pipeline import run_generation
-from route.run.record import to_run_record
 from route.run.report import result_to_dict
-from route.settings.config import load_config
+from route.settings.resolve import resolve_context
 from tests.fakes import FakeBackend, Reasoned
 from tests.helpers import project_options, skill_project
 from tests.servers import FakeModelServer
@@ -128,18 +128,11 @@ def test_options_raise_the_budget_unless_it_is_explicit_or_thinking_is_off(
     project: Path,
 ) -> None:
     def built(overrides: dict[str, object]) -> tuple[object, ...]:
-        config = load_config(project, env={}, user_file=project / "none.yaml",
-                             overrides=overrides).config  # fmt: skip
+        context = resolve_context(
+            project, flags=overrides, env={}, user_file=project / "none.yaml", root=project
+        )
         options = gen_options(
-            config,
-            RunChoices(),
-            task="t",
-            skill_refs=(),
-            project_root=project,
-            cwd=project,
-            model="gpt-oss:20b",
-            skills_dir=None,
-            lock_home=None,
+            context, RunChoices(), task="t", skill_refs=(), lock_home=None, model="gpt-oss:20b"
         )
         return options.think, options.thinking_output_tokens, options.model_thinks
 
@@ -242,3 +235,20 @@ def test_route_gen_budget_failure_over_the_wire(
     assert report["status"] == "no_files"
     assert "spent its whole output budget reasoning" in report["message"]
     assert files_under(project) == set()
+
+
+def test_the_report_says_how_much_of_the_models_time_went_to_reasoning(
+    project: Path, route_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    with FakeModelServer("ollama", chunk_size=5) as server:
+        server.enqueue(ANSWER, reasoning=DRAFT)
+        result = CliRunner().invoke(
+            app,
+            ["gen", "write right.py", "-s", "scaffold#1", "--host", server.url, "--backend",
+             "ollama", "--model", "qwen3:8b"],
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    line = next(line for line in result.output.splitlines() if "reasoning:" in line)
+    assert " output tokens, " in line and "of the model's time)" in line
+    assert "wrong" not in result.output and "thought" not in result.output
