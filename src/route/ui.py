@@ -338,10 +338,9 @@ def render_run_report(report: RunReport, *, plain: bool | None = None) -> None:
         lines.append(f"  attempt {attempt.number}: {state}")
     usage = total_usage(result)
     if usage.reasoning_tokens:
-        share = usage.reasoning_seconds / usage.total_seconds if usage.total_seconds > 0 else 0.0
         lines.append(
             f"  reasoning: {usage.reasoning_tokens} of {usage.output_tokens} output tokens, "
-            f"{usage.reasoning_seconds:.1f} s ({min(share, 1.0):.0%} of the model's time)"
+            f"{usage.reasoning_seconds:.1f} s ({usage.reasoning_share:.0%} of the model's time)"
         )
     final = final_verify(result)
     if final is not None and not final.passed:

@@ -120,6 +120,13 @@ class Usage:
             return self.output_tokens / self.generation_seconds
         return 0.0
 
+    @property
+    def reasoning_share(self) -> float:
+        """The share (0 to 1) of the model's time spent reasoning."""
+        if self.total_seconds > 0:
+            return min(self.reasoning_seconds / self.total_seconds, 1.0)
+        return 0.0
+
 
 @dataclass(frozen=True, slots=True)
 class Completion:

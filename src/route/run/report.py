@@ -160,8 +160,7 @@ def _tokens_dict(usage: Usage) -> dict[str, Any]:
     }
     if usage.reasoning_tokens:
         data["reasoning_seconds"] = round(usage.reasoning_seconds, 1)
-        share = usage.reasoning_seconds / usage.total_seconds if usage.total_seconds > 0 else 0.0
-        data["reasoning_share"] = round(min(share, 1.0), 2)
+        data["reasoning_share"] = round(usage.reasoning_share, 2)
     return data
 
 
