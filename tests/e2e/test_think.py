@@ -99,6 +99,7 @@ def test_route_gen_with_think_off_runs_against_the_real_server(
     project = tmp_path / "project"
     project.mkdir()
     (project / "Makefile").write_text("verify:\n\t@true\n", encoding="utf-8")
+    (project / "notes.txt").write_text("hello.py prints hello.\n", encoding="utf-8")
     environment = {**os.environ, "ROUTE_HOME": str(tmp_path / "home")}
     completed = subprocess.run(
         [
@@ -107,6 +108,8 @@ def test_route_gen_with_think_off_runs_against_the_real_server(
             "route",
             "gen",
             "write hello.py that prints hello",
+            "--context",
+            "notes.txt",
             "--backend",
             "openai",
             "--base-url",
@@ -132,6 +135,7 @@ def test_route_gen_with_think_off_runs_against_the_real_server(
         timeout=300,
         check=False,
     )
+    assert completed.stdout, completed.stderr
     report = json.loads(completed.stdout)
     assert report["status"] in ("success", "no_files", "verify_failed"), completed.stderr
     assert report["tokens"]["output"] > 0
