@@ -31,6 +31,13 @@ for ``num_predict`` / ``max_tokens`` (a longer answer is cut there with ``done_r
 ``route.prompting.tokens.estimate_messages_tokens`` of the request's messages,
 and the output count is the number of pieces sent.
 
+Reasoning models: ``enqueue(text, reasoning="...", reasoning_as=...)`` streams the reasoning
+first, in pieces of ``chunk_size`` like the text (they count as output tokens too):
+``"field"`` puts it in Ollama's ``message.thinking`` or OpenAI's ``delta.reasoning_content``,
+``"reasoning"`` in OpenAI's ``delta.reasoning`` (Ollama's ``/v1``), ``"inline"`` in the content
+as ``<think>…</think>`` (``"inline_thinking"``: ``<thinking>…</thinking>``). ``capabilities``
+and ``family`` are what ``/api/show`` reports.
+
 A chat request for a model not in ``models`` (when ``models`` is given) answers 404 without
 consuming the queue, as does ``/api/show``. For connection-refused tests use ``free_port()``: an
 address where nothing listens.
@@ -90,6 +97,11 @@ class Answer:
     output_tokens: int | None = None
     done_reason: str = "stop"
     cached_tokens: int = 0
+    reasoning: str = ""
+    reasoning_as: str = "field"  # "field", "reasoning", "inline" or "inline_thinking"
+
+
+REASONING_SHAPES = ("field", "reasoning", "inline", "inline_thinking")
 
 
 @dataclass(frozen=True)
@@ -131,6 +143,8 @@ class FakeModelServer:
         send_usage: bool = True,
         send_timings: bool | None = None,
         version: str = "0.12.6",
+        capabilities: Iterable[str] = ("completion",),
+        family: str = "llama",
     ) -> None:
         if mode not in ("ollama", "openai"):
             raise ValueError(f"mode must be 'ollama' or 'openai', not {mode!r}")
@@ -145,6 +159,8 @@ class FakeModelServer:
         self.send_usage = send_usage
         self.send_timings = mode == "openai" if send_timings is None else send_timings
         self.version = version
+        self.capabilities = list(capabilities)
+        self.family = family
         self.requests: list[dict[str, Any]] = []  # JSON bodies received on chat endpoints
         self.headers: list[dict[str, str]] = []  # headers of those requests, same order
         self.paths: list[str] = []  # "METHOD /path" of every request, in arrival order
@@ -183,11 +199,23 @@ class FakeModelServer:
         output_tokens: int | None = None,
         done_reason: str = "stop",
         cached_tokens: int = 0,
+        reasoning: str = "",
+        reasoning_as: str = "field",
     ) -> None:
-        """Queue an answer for the next chat request."""
+        """Queue an answer for the next chat request (with ``reasoning`` streamed first)."""
+        if reasoning_as not in REASONING_SHAPES:
+            raise ValueError(f"reasoning_as must be one of {REASONING_SHAPES}")
         with self._lock:
             self._queue.append(
-                Answer(text, prompt_tokens, output_tokens, done_reason, cached_tokens)
+                Answer(
+                    text,
+                    prompt_tokens,
+                    output_tokens,
+                    done_reason,
+                    cached_tokens,
+                    reasoning,
+                    reasoning_as,
+                )
             )
 
     def enqueue_fault(self, kind: str, *, times: int | None = None) -> None:
@@ -408,13 +436,13 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_json(
             200,
             {
-                "details": {"family": "llama", "quantization_level": "Q4_K_M"},
+                "details": {"family": self.fake.family, "quantization_level": "Q4_K_M"},
                 "model_info": {
-                    "general.architecture": "llama",
+                    "general.architecture": self.fake.family,
                     "general.parameter_count": 1_500_000_000,
-                    "llama.context_length": self.fake.context_length,
+                    f"{self.fake.family}.context_length": self.fake.context_length,
                 },
-                "capabilities": ["completion"],
+                "capabilities": self.fake.capabilities,
             },
         )
 
@@ -528,17 +556,21 @@ class _Encoder:
             "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
         }
 
-    def text(self, piece: str) -> bytes:
+    def text(self, piece: str, reasoning_as: str | None = None) -> bytes:
+        """One streamed chunk: answer text, or reasoning in the field ``reasoning_as`` names."""
         if self.api == "ollama":
+            key = "content" if reasoning_as is None else "thinking"
+            message = {"role": "assistant", "content": ""} | {key: piece}
             return self._line(
                 {
                     "model": self.model,
                     "created_at": "2025-07-07T20:22:19.19314Z",
-                    "message": {"role": "assistant", "content": piece},
+                    "message": message,
                     "done": False,
                 }
             )
-        return self._line(self._openai_chunk({"content": piece}, None))
+        keys = {None: "content", "field": "reasoning_content", "reasoning": "reasoning"}
+        return self._line(self._openai_chunk({keys[reasoning_as]: piece}, None))
 
     def error(self, message: str) -> bytes:
         if self.api == "ollama":
@@ -558,9 +590,9 @@ class _Encoder:
             value = self.body.get("max_tokens") or self.body.get("max_completion_tokens")
         return value if isinstance(value, int) and value > 0 else None
 
-    def _measure(self, answer: Answer) -> tuple[list[str], int, int, str]:
-        """(pieces to send, prompt tokens, output tokens, done reason)."""
-        pieces = _pieces(answer.text, self.fake.chunk_size)
+    def _measure(self, answer: Answer) -> tuple[list[tuple[str | None, str]], int, int, str]:
+        """((reasoning field or None, piece) to send, prompt tokens, output tokens, reason)."""
+        pieces = _reasoned_pieces(answer, self.fake.chunk_size)
         done_reason = answer.done_reason
         limit = self._limit()
         if limit is not None and len(pieces) > limit:
@@ -615,8 +647,8 @@ class _Encoder:
         pieces, prompt, output, done_reason = self._measure(answer)
         if self.api == "openai":
             yield self._line(self._openai_chunk({"role": "assistant", "content": ""}, None))
-        for piece in pieces:
-            yield self.text(piece)
+        for field_name, piece in pieces:
+            yield self.text(piece, field_name)
         if self.api == "ollama":
             final = {
                 "model": self.model,
@@ -648,7 +680,7 @@ class _Encoder:
     def whole(self, answer: Answer) -> dict[str, Any]:
         """The non-streamed answer (``"stream": false``)."""
         pieces, prompt, output, done_reason = self._measure(answer)
-        text = "".join(pieces)
+        text = "".join(piece for field_name, piece in pieces if field_name is None)
         if self.api == "ollama":
             return {
                 "model": self.model,
@@ -674,6 +706,18 @@ class _Encoder:
         if self.fake.send_timings:
             result["timings"] = self._timings(answer, prompt, output)
         return result
+
+
+def _reasoned_pieces(answer: Answer, size: int) -> list[tuple[str | None, str]]:
+    """The pieces of an answer: reasoning (in its field, or inline as tags), then the text."""
+    if not answer.reasoning:
+        return [(None, piece) for piece in _pieces(answer.text, size)]
+    if answer.reasoning_as.startswith("inline"):
+        tag = "thinking" if answer.reasoning_as == "inline_thinking" else "think"
+        inline = f"<{tag}>{answer.reasoning}</{tag}>\n\n{answer.text}"
+        return [(None, piece) for piece in _pieces(inline, size)]
+    thoughts = [(answer.reasoning_as, piece) for piece in _pieces(answer.reasoning, size)]
+    return thoughts + [(None, piece) for piece in _pieces(answer.text, size) if piece]
 
 
 def _pieces(text: str, size: int) -> list[str]:

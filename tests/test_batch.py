@@ -90,6 +90,9 @@ def task(task_id: str, text: str = "", **changes: object) -> TaskSpec:
     return TaskSpec(**fields)  # type: ignore[arg-type]
 
 
+THOUGHT_END = "<<end of reasoning>>"  # a scripted answer's reasoning ends here
+
+
 class ScriptedBackend:
     """Answers by task: the first user message names the task; each task has its own queue of
     answers. Thread-safe; keeps every request with the task it was for, in arrival order."""
@@ -112,11 +115,16 @@ class ScriptedBackend:
         assert len(matches) == 1, first_user[:200]
         return matches[0]
 
-    def chat(self, request: ChatRequest, on_text: TextSink) -> Completion:
+    def chat(
+        self, request: ChatRequest, on_text: TextSink, on_reasoning: TextSink | None = None
+    ) -> Completion:
         with self._lock:
             key = self._task_of(request)
             self.requests.append((key, request))
             text = self._answers[key].pop(0)
+        thought, marker, text = text.rpartition(THOUGHT_END)
+        if marker and on_reasoning is not None:
+            on_reasoning(thought)
         on_text(text)
         with self._lock:
             self.finished.append(key)
@@ -605,3 +613,18 @@ def test_a_tasks_declared_files_are_its_targets(project: Path) -> None:
     assert first[-1].role == "assistant" and first[-1].content == "app/a.py\n```python\n"
     assert "Write `app/a.py` now" in first[-2].content
     assert "does not write `app/a.py`" in repair[-2].content
+
+
+def test_a_reasoning_task_shows_thinking_then_generating(project: Path) -> None:
+    reasoning = "app/wrong.py\n```python\nX = 1\n```\n" + THOUGHT_END
+    backend = ScriptedBackend({"a": [reasoning + file_answer("app/a.py")]})
+    events = InFlight()
+    result = run_batch(
+        Plan((task("a"),), "test"), BatchOptions(defaults(project)), [endpoint(backend)],
+        events=events,
+    )  # fmt: skip
+    assert result.exit_code == 0
+    states = [state for task_id, state in events.states if task_id == "a"]
+    thinking = states.index("thinking")
+    assert states[thinking - 1 : thinking + 2] == ["generating", "thinking", "generating"]
+    assert (project / "app/a.py").exists() and not (project / "app/wrong.py").exists()

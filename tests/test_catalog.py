@@ -445,3 +445,35 @@ def test_a_gpu_stated_only_by_its_memory_gets_a_typical_bandwidth_marked_assumed
     assert (stated.gpu, stated.assumed) == (500, False)
     result = recommend(catalog, planned, PlanSettings())
     assert all(e.tokens_per_second is not None for e in result.estimates if e.fit != "does_not_fit")
+
+
+def test_reasoning_models_list_their_think_values() -> None:
+    catalog = load_catalog()
+    gpt_oss = catalog.find("gpt-oss:20b")
+    assert gpt_oss is not None and gpt_oss.thinks
+    assert gpt_oss.think == ("on", "low", "medium", "high")  # no "off": it always reasons
+    glm = catalog.find("glm-4.7-flash")
+    assert glm is not None and glm.think == ("on", "off")
+    coder = catalog.find("qwen2.5-coder:7b")
+    assert coder is not None and not coder.thinks and coder.think == ()
+
+
+def test_think_values_need_the_thinking_capability() -> None:
+    with pytest.raises(ConfigError, match="think values only with"):
+        parse_catalog(small_catalog(model(think=["on", "off"])))
+    with pytest.raises(ConfigError, match="think value 'sometimes'"):
+        parse_catalog(
+            small_catalog(model(capabilities=["completion", "thinking"], think=["sometimes"]))
+        )
+
+
+def test_catalog_thinks_reads_the_fact_without_validating(tmp_path: Path) -> None:
+    from route.local_models.catalog import catalog_thinks
+
+    assert catalog_thinks("gpt-oss:20b") is True
+    assert catalog_thinks("GLM-4.7-flash:latest") is True
+    assert catalog_thinks("qwen2.5-coder:7b") is False
+    assert catalog_thinks("my-own-finetune:3b") is None
+    broken = tmp_path / "models.yaml"
+    broken.write_text("models: [unclosed\n", encoding="utf-8")
+    assert catalog_thinks("gpt-oss:20b", broken) is None

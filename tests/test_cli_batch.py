@@ -277,3 +277,23 @@ def test_without_a_terminal_the_view_writes_plain_lines() -> None:
     assert stream.getvalue() == (
         "route batch: a: success — files written\nroute batch: verifying: make verify\n"
     )
+
+
+def test_batch_think_off_reaches_every_request_and_reasoning_is_counted_apart(
+    app: typer.Typer, project: Path, route_home: Path
+) -> None:
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(answer("model"), reasoning="draft.py\n```python\nX = 1\n```\n")
+        server.enqueue(answer("service"))
+        result = CliRunner().invoke(
+            app,
+            ["batch", "plan.yaml", "--host", server.url, "--model", "coder", "--think", "off",
+             "--verify", f"{sys.executable} check.py", "--json"],
+        )  # fmt: skip
+        bodies = list(server.requests)
+    assert result.exit_code == 0, result.output
+    assert [body["think"] for body in bodies] == [False, False]
+    assert not (project / "draft.py").exists()
+    with Ledger.open(route_home / "ledger.sqlite3") as ledger:
+        rows = ledger.runs()
+    assert sorted(row.reasoning_tokens > 0 for row in rows) == [False, True]

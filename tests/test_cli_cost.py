@@ -257,6 +257,23 @@ def test_show_one_run_by_prefix(ledger_runs: list[RunRecord]) -> None:
     assert "cost: net saving (est.)" in text
 
 
+def test_show_reports_reasoning_tokens_and_prices_only_the_answer(
+    route_home: Path, project: Path
+) -> None:
+    plain = make_record(run_id="cccc" + uuid.uuid4().hex[4:])
+    thinking = make_record(run_id="dddd" + uuid.uuid4().hex[4:], reasoning_tokens=3000)
+    with Ledger.open(route_home / "ledger.sqlite3") as ledger:
+        ledger.record(plain)
+        ledger.record(thinking)
+    data = json.loads(invoke("show", "dddd", "--json").stdout)
+    assert data["reasoning_tokens"] == 3000
+    baseline = json.loads(invoke("show", "cccc", "--json").stdout)
+    # The cloud model would have written the answer, not the local model's reasoning.
+    assert data["cost"]["cloud_only_dollars"] == baseline["cost"]["cloud_only_dollars"]
+    text = invoke("show", "dddd").stdout
+    assert "reasoning_tokens" in text and "3000" in text
+
+
 def test_show_unknown_run_is_a_usage_error(ledger_runs: list[RunRecord]) -> None:
     result = invoke("show", "ffff")
     assert isinstance(result.exception, UsageError)

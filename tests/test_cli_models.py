@@ -358,6 +358,7 @@ PS_FULL_GPU = {
 
 @respx.mock
 def test_check_that_passes() -> None:
+    respx.post(f"{BASE}/api/show").respond(json={"capabilities": ["completion"]})
     respx.post(f"{BASE}/api/chat").respond(200, text=chat(GOOD_ANSWER))
     respx.get(f"{BASE}/api/ps").respond(json=PS_FULL_GPU)
     result = invoke("check", "qwen2.5-coder:7b", *HOST)
@@ -368,11 +369,29 @@ def test_check_that_passes() -> None:
     assert "30 tokens, 50.0 tokens/s" in out
     assert "4096 tokens allocated (4096 asked)" in out
     assert "fully on GPU  yes" in out
+    assert "reasoning     none (the model does not reason)" in out
     assert "followed" in out
 
 
 @respx.mock
+def test_check_of_a_reasoning_model_says_how_the_reasoning_arrives() -> None:
+    show = {"capabilities": ["completion", "thinking"], "details": {"family": "gptoss"}}
+    respx.post(f"{BASE}/api/show").respond(json=show)
+    respx.post(f"{BASE}/api/chat").respond(
+        200, text=chat("<think>draft.py\n```python\nx = 1\n```\n</think>\n" + GOOD_ANSWER)
+    )
+    respx.get(f"{BASE}/api/ps").respond(json=PS_FULL_GPU)
+    result = invoke("check", "gpt-oss:20b", *HOST)
+    assert result.exit_code == 0, result.output
+    assert "inline <think> tags in the answer" in result.stdout
+    assert "--think auto|on|low|medium|high" in result.stdout
+    data = json.loads(invoke("check", "gpt-oss:20b", "--json", *HOST).stdout)
+    assert data["reasoning_source"] == "inline" and data["thinks"] is True
+
+
+@respx.mock
 def test_check_that_fails_the_format_exits_1_and_shows_the_answer() -> None:
+    respx.post(f"{BASE}/api/show").respond(json={"model_info": {}})
     respx.post(f"{BASE}/api/chat").respond(200, text=chat("I would write add for you."))
     respx.get(f"{BASE}/api/ps").respond(json={"models": []})
     result = invoke("check", "tiny:1b", *HOST)
@@ -387,7 +406,7 @@ def test_check_that_fails_the_format_exits_1_and_shows_the_answer() -> None:
 
 @respx.mock
 def test_check_of_a_missing_model() -> None:
-    respx.post(f"{BASE}/api/chat").respond(404, json={"error": "model 'nope:1b' not found"})
+    respx.post(f"{BASE}/api/show").respond(404, json={"error": "model 'nope:1b' not found"})
     result = invoke("check", "nope:1b", *HOST)
     assert isinstance(result.exception, ModelNotFound)
 
@@ -448,3 +467,20 @@ def test_vram_of_zero_says_it_is_zero() -> None:
     assert isinstance(result.exception, UsageError)
     assert "is zero" in str(result.exception)
     assert "cannot read" not in str(result.exception)
+
+
+def test_recommend_notes_which_models_think() -> None:
+    result = invoke("recommend", "--gpu", "none", "--ram", "32GB", "--json", *NOWHERE)
+    models = {entry["tag"]: entry for entry in json.loads(result.stdout)["models"]}
+    assert models["gpt-oss:20b"]["thinks"] is True
+    assert models["gpt-oss:20b"]["model"]["think"] == ["on", "low", "medium", "high"]
+    assert models["qwen2.5-coder:7b"]["thinks"] is False
+    table = invoke("recommend", "--gpu", "none", "--ram", "32GB", "--all", *NOWHERE).stdout
+    assert "thinks" in table
+    gpt_line = next(line for line in table.splitlines() if "gpt-oss:20b" in line)
+    assert "levels" in gpt_line
+    top = next(line for line in table.splitlines() if line.startswith("Top pick")).split()[2]
+    entry = models[top]
+    if entry["thinks"]:  # the top pick's note says how to make it reason less
+        faster = "low" if "low" in entry["model"]["think"] else "off"
+        assert "reasons before it answers" in table and f"--think {faster} speeds up" in table

@@ -197,3 +197,18 @@ def test_a_bad_value_names_the_layer_that_set_it(tmp_path: Path) -> None:
         load_config(tmp_path, env={}, user_file=none, overrides={"max_attempts": 0})
     with pytest.raises(ConfigError, match=r"'backend' \(from \$ROUTE_BACKEND\): must be one of"):
         load_config(tmp_path, env={"ROUTE_BACKEND": "pigeon"}, user_file=none)
+
+
+@pytest.mark.parametrize(
+    ("text", "think"),
+    [("think: off\n", "off"), ("think: on\n", "on"), ("think: HIGH\n", "high"), ("", "auto")],
+)
+def test_think_accepts_yaml_booleans_and_levels(tmp_path: Path, text: str, think: str) -> None:
+    # YAML 1.1 reads a bare `off` / `on` as a boolean: they still mean --think off / on.
+    assert _validate(text, tmp_path).think == think
+
+
+def test_a_bad_think_value_names_the_accepted_ones(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"think.*auto, off, on, low, medium, high"):
+        _validate("think: maximal\n", tmp_path)
+    assert _validate("thinking_output_tokens: 8192\n", tmp_path).thinking_output_tokens == 8192

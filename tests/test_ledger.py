@@ -30,7 +30,7 @@ from route.errors import LedgerError, UsageError
 
 WRITERS = 8
 RECORDS_PER_WRITER = 50
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -98,6 +98,7 @@ def test_blank_database_gets_every_migration_recorded(target: Path | str) -> Non
         (1, "migration_1_first_schema"),
         (2, "migration_2_batches_and_handoff"),
         (3, "migration_3_who_and_where"),
+        (4, "migration_4_reasoning_tokens"),
     ]
     assert all(applied_at > 0 for _, _, applied_at in rows)
     database.close()
@@ -192,6 +193,31 @@ def test_upgrade_from_version_two_adds_who_and_where(target: Path | str) -> None
         assert ledger.schema_version() == SCHEMA_VERSION
         ledger.record(make_record(run_id="c" * 32))
         assert ledger.get("ccc").machine == "laptop-7"
+
+
+def test_upgrade_from_version_three_keeps_old_rows_at_zero_reasoning_tokens(
+    target: Path | str,
+) -> None:
+    if isinstance(target, Path):
+        target.parent.mkdir(parents=True)
+    database = open_database(target)
+    assert migrate(database, MIGRATIONS[:3]) == [1, 2, 3]
+    columns = COLUMNS[: COLUMNS.index("project_name") + 1]
+    old = make_record(run_id="d" * 32)
+    values = old.to_dict()
+    values["verify_passed"] = 1
+    database.execute(
+        f"INSERT INTO runs ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})",
+        [values[column] for column in columns],
+    )
+    database.close()
+    with Ledger.open(target) as ledger:
+        assert ledger.schema_version() == SCHEMA_VERSION
+        (upgraded,) = ledger.runs()
+        ledger.record(make_record(run_id="e" * 32, started_at=2e9, reasoning_tokens=1234))
+        newest, _ = ledger.runs()
+    assert upgraded == old and upgraded.reasoning_tokens == 0
+    assert newest.reasoning_tokens == 1234
 
 
 def test_record_round_trips_every_field(target: Path | str) -> None:

@@ -173,6 +173,7 @@ def test_the_server_offers_five_tools_with_the_generate_arguments(project: Path)
         "model",
         "dry_run",
         "include_code",
+        "think",
     }
     assert "context" not in generate["properties"]  # the SDK's Context is injected, not asked
 
@@ -667,4 +668,43 @@ def test_generate_refuses_a_target_outside_the_project(
     )
     assert result.is_error is True
     assert "outside the project root" in text_of(result)
+    assert server.requests == []
+
+
+def test_generate_with_think_off_sends_it_and_keeps_reasoning_out_of_the_result(
+    project: Path, server: FakeModelServer, route_home: Path
+) -> None:
+    configure(project, server.url)
+    draft = "draft.py\n```python\nDRAFT = 1\n```\n"
+    server.enqueue(GOOD_SERVICE, reasoning=draft)
+    progress: Progress = []
+
+    result = call(
+        project,
+        "generate",
+        {"task": "service for Projects", "skill": "scaffold#3", "think": "off"},
+        settings=settings_for(project, progress_interval_seconds=0.0),
+        progress=progress,
+    )
+
+    report = payload(result)
+    assert report["status"] == "success", report
+    assert server.requests[0]["think"] is False
+    assert "DRAFT" not in text_of(result) and not (project / "draft.py").exists()
+    assert report["tokens"]["reasoning"] > 0
+    assert any("thinking" in (message or "") for _, _, message in progress)
+    assert "DRAFT" not in " ".join(message or "" for _, _, message in progress)
+    command = json.loads(GenerateRequest(task="t", think="off").command_text())
+    assert command["arguments"]["think"] == "off"
+
+
+def test_generate_with_a_bad_think_value_is_a_tool_error(
+    project: Path, server: FakeModelServer
+) -> None:
+    configure(project, server.url)
+    result = call(
+        project, "generate", {"task": "service", "skill": "scaffold#3", "think": "maximal"}
+    )
+    assert result.is_error is True
+    assert "auto, off, on, low, medium, high" in text_of(result)
     assert server.requests == []

@@ -346,6 +346,7 @@ def chat_stream(text: str) -> str:
 
 @respx.mock
 def test_check_reports_speed_context_placement_and_format(client: httpx.Client) -> None:
+    respx.post(f"{BASE}/api/show").respond(json={"capabilities": ["completion"]})
     chat = respx.post(f"{BASE}/api/chat").respond(200, text=chat_stream(GOOD_ANSWER))
     respx.get(f"{BASE}/api/ps").respond(json=PS)
     result = check_model(client, BASE, "qwen2.5-coder:7b")
@@ -362,10 +363,42 @@ def test_check_reports_speed_context_placement_and_format(client: httpx.Client) 
     assert result.fully_on_gpu is False
     assert result.followed_format
     assert result.format_problems == ()
+    assert result.thinks is False
+    assert result.reasoning_source == ""
+
+
+def thinking_stream(reasoning: str, answer: str, *, inline: bool) -> str:
+    if inline:
+        return chat_stream(f"<think>{reasoning}</think>\n{answer}")
+    lines = [
+        {"model": "m", "message": {"role": "assistant", "content": "", "thinking": reasoning}}
+        | {"done": False}
+    ]
+    return "".join(json.dumps(line) + "\n" for line in lines) + chat_stream(answer)
+
+
+@respx.mock
+@pytest.mark.parametrize(("inline", "source"), [(False, "server"), (True, "inline")])
+def test_check_reports_how_the_server_hands_over_the_reasoning(
+    client: httpx.Client, inline: bool, source: str
+) -> None:
+    show = {"capabilities": ["completion", "thinking"], "details": {"family": "qwen3"}}
+    respx.post(f"{BASE}/api/show").respond(json=show)
+    draft = "wrong.py\n```python\nx = 1\n```\n"
+    respx.post(f"{BASE}/api/chat").respond(
+        200, text=thinking_stream(draft, GOOD_ANSWER, inline=inline)
+    )
+    respx.get(f"{BASE}/api/ps").respond(json={"models": []})
+    result = check_model(client, BASE, "qwen3:8b")
+    assert result.reasoning_source == source
+    assert result.reasoning_tokens >= 1
+    assert result.thinks is True and result.think_values == ("auto", "on", "off")
+    assert result.followed_format and result.answer == GOOD_ANSWER
 
 
 @respx.mock
 def test_check_of_a_model_that_ignores_the_format(client: httpx.Client) -> None:
+    respx.post(f"{BASE}/api/show").respond(json={"model_info": {}})
     respx.post(f"{BASE}/api/chat").respond(
         200, text=chat_stream("Sure! def add(a, b): return a + b")
     )
@@ -379,7 +412,7 @@ def test_check_of_a_model_that_ignores_the_format(client: httpx.Client) -> None:
 
 @respx.mock
 def test_check_of_a_model_that_is_not_pulled(client: httpx.Client) -> None:
-    respx.post(f"{BASE}/api/chat").respond(404, json={"error": "model 'x:1b' not found"})
+    respx.post(f"{BASE}/api/show").respond(404, json={"error": "model 'x:1b' not found"})
     with pytest.raises(ModelNotFound, match="x:1b"):
         check_model(client, BASE, "x:1b")
 

@@ -78,6 +78,50 @@ def test_long_line_without_newlines_is_not_quadratic_in_pieces() -> None:
     assert terminal.getvalue().count("x") >= 200_000
 
 
+DRAFT = "app/wrong.py\n```python\nprint('draft')\n```\n"
+
+
+def thought(text: str) -> Completion:
+    usage = Usage(
+        prompt_tokens=10,
+        output_tokens=50,
+        generation_seconds=5.0,
+        total_seconds=6.0,
+        reasoning_tokens=40,
+        reasoning_seconds=4.0,
+    )
+    return Completion(text, usage, "m", "fake", "fake://", reasoning=DRAFT)
+
+
+def test_thinking_shows_a_distinct_status_and_never_the_reasoning_text() -> None:
+    text, status = io.StringIO(), io.StringIO()
+    view = LiveView(model="m", text_stream=text, status_stream=status, clock=Clock())
+    view.attempt_started(1, 1)
+    for index in range(0, len(DRAFT), 3):
+        view.thinking(DRAFT[index : index + 3])
+    view.text("app/right.py\n")
+    view.generation_finished(thought("app/right.py\n"))
+    assert text.getvalue() == "app/right.py\n\n"
+    assert "m · thinking · " in status.getvalue()
+    assert "thought for ~" in status.getvalue()
+    assert "(40 reasoning, 4.0 s)" in status.getvalue()
+    for shown in (text.getvalue(), status.getvalue()):
+        assert "wrong" not in shown and "draft" not in shown
+
+
+def test_show_thinking_writes_the_reasoning_dimmed_on_the_status_stream_only() -> None:
+    text, status = io.StringIO(), io.StringIO()
+    view = LiveView(
+        model="m", text_stream=text, status_stream=status, show_thinking=True, clock=Clock()
+    )
+    view.attempt_started(1, 1)
+    view.thinking("let me think")
+    view.text("answer\n")
+    view.generation_finished(thought("answer\n"))
+    assert "\x1b[2mlet me think\x1b[0m" in status.getvalue()
+    assert "think" not in text.getvalue()
+
+
 def test_plain_table_aligns_columns() -> None:
     table = plain_table("T", ["a", "bbb"], [["1", "2"], ["333", "4"]])
     assert table.splitlines() == ["T", "a    bbb", "1    2", "333  4"]

@@ -17,7 +17,8 @@ with ``raise ... from exc``.
     │   ├── UnknownCloudModel       exit 2  no price for the cloud model (lists known ones)
     │   ├── WriteConflict           exit 2  a file changed on disk between planning and writing
     │   ├── WriteFailed             exit 2  a write failed; what was written was put back
-    │   └── LockHeld                exit 2  another route run holds the project lock
+    │   ├── LockHeld                exit 2  another route run holds the project lock
+    │   └── ThinkNotSupported       exit 2  --think value the model does not accept
     ├── BackendError                exit 3  the model server could not do the job
     │   ├── BackendUnreachable      exit 3  connection refused / DNS / connect timeout
     │   ├── BackendTimeout          exit 3  no bytes within the read timeout
@@ -107,6 +108,10 @@ class WriteFailed(UsageError):
 
 class LockHeld(UsageError):
     """Another route run is writing to this project."""
+
+
+class ThinkNotSupported(UsageError):
+    """The model does not accept the ``--think`` value (names the values it accepts)."""
 
 
 class BackendError(RouteError):

@@ -143,6 +143,10 @@ class LiveView:
 
     Text is written once, as it arrives; the status line is redrawn at most ten times a second
     and only between complete lines, so the cost stays linear in the length of the answer.
+
+    While a reasoning model thinks, the status reads "thinking · N tokens · t s"; the reasoning
+    itself is shown (dimmed, on the status stream, never with the answer) only with
+    ``show_thinking``.
     """
 
     def __init__(
@@ -153,9 +157,14 @@ class LiveView:
         status_stream: TextIO | None = None,
         show_text: bool = True,
         show_status: bool = True,
+        show_thinking: bool = False,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._model = model
+        self._show_thinking = show_thinking
+        self._thinking = 0  # reasoning chunks of this attempt
+        self._thinking_started: float | None = None
+        self._thinking_open = False  # reasoning is streaming and no answer has come yet
         self._text = text_stream if text_stream is not None else sys.stdout
         self._status = status_stream if status_stream is not None else sys.stderr
         self._show_text = show_text
@@ -170,11 +179,26 @@ class LiveView:
     # RunEvents ---------------------------------------------------------------------------
     def attempt_started(self, number: int, total: int) -> None:
         self._chunks = 0
+        self._thinking, self._thinking_started, self._thinking_open = 0, None, False
         self._started = self._clock()
         if number > 1 or self._show_status:
             self._line(f"── attempt {number}/{total} · {self._model}")
 
+    def thinking(self, chunk: str) -> None:
+        """A chunk of the model's reasoning: counted, shown only with ``show_thinking``."""
+        self._thinking += 1
+        if self._thinking_started is None:
+            self._thinking_started = self._clock()
+        self._thinking_open = True
+        if self._show_thinking and self._show_status:
+            self._clear_status()
+            _write(self._status, f"\x1b[2m{chunk}\x1b[0m")
+            return
+        self._maybe_status()
+
     def text(self, chunk: str) -> None:
+        if self._thinking_open:
+            self._end_thinking()
         self._chunks += 1
         if not self._show_text:
             self._maybe_status()
@@ -194,6 +218,8 @@ class LiveView:
         self._maybe_status()
 
     def generation_finished(self, completion: Completion) -> None:
+        if self._thinking_open:
+            self._end_thinking()
         if self._partial:
             self._clear_status()
             self._write_text("".join(self._partial))
@@ -203,9 +229,14 @@ class LiveView:
         self._clear_status()
         usage = completion.usage
         speed = f"{usage.tokens_per_second:.1f} tok/s" if usage.tokens_per_second else "—"
+        reasoning = (
+            f" ({usage.reasoning_tokens} reasoning, {usage.reasoning_seconds:.1f} s)"
+            if usage.reasoning_tokens
+            else ""
+        )
         self._line(
-            f"   {usage.prompt_tokens} prompt + {usage.output_tokens} output tokens · {speed} · "
-            f"{usage.total_seconds:.1f} s"
+            f"   {usage.prompt_tokens} prompt + {usage.output_tokens} output tokens{reasoning} · "
+            f"{speed} · {usage.total_seconds:.1f} s"
         )
 
     def verify_started(self, command: str) -> None:
@@ -222,6 +253,14 @@ class LiveView:
         self._line(f"   {escape_terminal(message)}")
 
     # drawing -----------------------------------------------------------------------------
+    def _end_thinking(self) -> None:
+        """The answer starts (or the stream ended): say how long the model thought."""
+        self._thinking_open = False
+        if self._show_thinking and self._show_status:
+            _write(self._status, "\n")
+        started = self._thinking_started if self._thinking_started is not None else self._clock()
+        self._line(f"   thought for ~{self._thinking} tokens · {self._clock() - started:.1f} s")
+
     def _write_text(self, text: str) -> None:
         _write(self._text, escape_terminal(text, multiline=True))
 
@@ -239,12 +278,13 @@ class LiveView:
             return
         self._last_draw = now
         elapsed = now - self._started
-        rate = _rate(self._chunks, elapsed)
-        _write(
-            self._status,
-            f"\r\x1b[2K\x1b[2m{self._model} · ~{self._chunks} tokens · {rate:.1f} tok/s · "
-            f"{elapsed:.1f} s\x1b[0m",
-        )
+        if self._thinking_open:
+            thought = now - (self._thinking_started or now)
+            status = f"{self._model} · thinking · {self._thinking} tokens · {thought:.1f} s"
+        else:
+            rate = _rate(self._chunks, elapsed)
+            status = f"{self._model} · ~{self._chunks} tokens · {rate:.1f} tok/s · {elapsed:.1f} s"
+        _write(self._status, f"\r\x1b[2K\x1b[2m{status}\x1b[0m")
         self._status_drawn = True
 
     def _clear_status(self) -> None:
@@ -294,13 +334,18 @@ def render_run_report(report: RunReport, *, plain: bool | None = None) -> None:
         else:
             state = "verify passed" if verify.passed else attempt.failure or "verify failed"
         lines.append(f"  attempt {attempt.number}: {state}")
+    usage = total_usage(result)
+    if usage.reasoning_tokens:
+        lines.append(
+            f"  reasoning: {usage.reasoning_tokens} of {usage.output_tokens} output tokens, "
+            f"{usage.reasoning_seconds:.1f} s ({usage.reasoning_share:.0%} of the model's time)"
+        )
     final = final_verify(result)
     if final is not None and not final.passed:
         lines.extend(_verify_tail(final.output_tail))
     lines.extend(_verify_safety_lines(final))
     lines.extend(f"  warning: {warning}" for warning in result.warnings)
     _print_lines(lines)
-    usage = total_usage(result)
     figures = {
         "tokens": {"prompt": usage.prompt_tokens, "output": usage.output_tokens},
         "duration_seconds": result.duration_seconds,

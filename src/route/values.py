@@ -52,6 +52,8 @@ class SkillExcerpt:
 
 
 Role = Literal["system", "user", "assistant"]
+ThinkMode = Literal["auto", "off", "on", "low", "medium", "high"]
+THINK_MODES: tuple[ThinkMode, ...] = ("auto", "off", "on", "low", "medium", "high")
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,11 @@ class ChatRequest:
     seed: int | None = None
     num_ctx: int | None = None  # None: the backend sizes it (Ollama) or the server decides
     keep_alive: str | None = None
+    # Reasoning ("thinking"): "auto" sends nothing; see route.backends.thinking.
+    think: ThinkMode = "auto"
+    # The output budget for a model that thinks (reasoning + answer); None: never raised.
+    thinking_output_tokens: int | None = None
+    model_thinks: bool | None = None  # what the catalog says; None: unknown
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,11 +111,20 @@ class Usage:
     total_seconds: float = 0.0  # wall time measured by route from request to last byte
     done_reason: str = ""  # "stop", "length", ...
     context_size: int | None = None  # num_ctx sent, or n_ctx reported by the server
+    reasoning_tokens: int = 0  # of output_tokens, how many were reasoning ("thinking")
+    reasoning_seconds: float = 0.0  # measured by route: first reasoning to first answer text
 
     @property
     def tokens_per_second(self) -> float:
         if self.generation_seconds > 0:
             return self.output_tokens / self.generation_seconds
+        return 0.0
+
+    @property
+    def reasoning_share(self) -> float:
+        """The share (0 to 1) of the model's time spent reasoning."""
+        if self.total_seconds > 0:
+            return min(self.reasoning_seconds / self.total_seconds, 1.0)
         return 0.0
 
 
@@ -120,6 +136,11 @@ class Completion:
     backend: str  # "ollama" or "openai"
     endpoint: str  # base URL, never with credentials
     warnings: tuple[str, ...] = ()
+    # The model's reasoning, kept apart from ``text``: never parsed, written or reported.
+    reasoning: str = field(default="", repr=False)
+    still_reasoning: bool = False  # the stream ended before the reasoning did
+    reasoning_source: str = ""  # "server" (a field of its own), "inline" (tags), "" (none seen)
+    max_output_tokens: int = 0  # the output budget sent (reasoning + answer); 0: not known
 
 
 # --------------------------------------------------------------------------- parse / write

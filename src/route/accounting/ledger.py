@@ -90,6 +90,7 @@ class RunRecord:
     user_name: str = ""  # git config user.email (or user.name), else the OS user
     machine: str = ""  # host name
     project_name: str = ""  # the repository's remote (host/path, no credentials) or root name
+    reasoning_tokens: int = 0  # of output_tokens, how many a reasoning model spent thinking (4)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

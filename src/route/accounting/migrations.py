@@ -74,12 +74,18 @@ def _migration_3_who_and_where(database: Database) -> None:
     database.execute("ALTER TABLE runs ADD COLUMN shared_at REAL")
 
 
+def _migration_4_reasoning_tokens(database: Database) -> None:
+    """Reasoning ("thinking") tokens, counted apart from the answer's."""
+    database.execute("ALTER TABLE runs ADD COLUMN reasoning_tokens INTEGER NOT NULL DEFAULT 0")
+
+
 Migration = Callable[[Database], None]
 
 MIGRATIONS: tuple[Migration, ...] = (
     _migration_1_first_schema,
     _migration_2_batches_and_handoff,
     _migration_3_who_and_where,
+    _migration_4_reasoning_tokens,
 )
 
 

@@ -1,7 +1,9 @@
 """The one interface every model server backend implements.
 
-A backend streams a chat completion: it calls ``on_text`` with each text chunk as it arrives
-and returns a ``Completion`` holding the whole text and the server's usage metrics. It raises
+A backend streams a chat completion: it calls ``on_text`` with each answer chunk as it arrives
+(and ``on_reasoning``, when given, with each chunk of a reasoning model's thoughts: those never
+reach ``on_text`` nor the completion's ``text``) and returns a ``Completion`` holding the whole
+answer and the server's usage metrics. It raises
 only ``route.errors.BackendError`` subclasses (and ``PromptTooLong``). The ``httpx.Client`` is
 injected, so tests pass a client with a mock transport or point it at a loopback server.
 """
@@ -24,6 +26,9 @@ class Backend(Protocol):
         """The model's maximum context in tokens, or None when the server does not say."""
         ...
 
-    def chat(self, request: ChatRequest, on_text: TextSink) -> Completion:
-        """Stream one completion; call ``on_text`` for every chunk; return the whole answer."""
+    def chat(
+        self, request: ChatRequest, on_text: TextSink, on_reasoning: TextSink | None = None
+    ) -> Completion:
+        """Stream one completion; call ``on_text`` for every answer chunk and ``on_reasoning``
+        for every reasoning chunk; return the whole answer."""
         ...

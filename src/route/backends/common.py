@@ -81,6 +81,12 @@ def check_prompt_fits(prompt_tokens: int, context_limit: int | None, *, model: s
     )
 
 
+def reasoning_tokens(reasoning_chunks: int, output_tokens: int) -> int:
+    """Reasoning tokens from the streamed chunks that carried reasoning (about one token each),
+    never more than the server's output count when it gave one."""
+    return min(reasoning_chunks, output_tokens) if output_tokens > 0 else reasoning_chunks
+
+
 def output_chunk_cap(max_output_tokens: int) -> int:
     """How many streamed chunks route reads before it stops a server that ignores the limit."""
     return max_output_tokens + OUTPUT_CAP_SLACK

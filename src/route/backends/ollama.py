@@ -7,6 +7,11 @@ cuts longer prompts. So route asks ``/api/show`` for the model's context length,
 reload the model), refuses a prompt that cannot fit before generating, and sends the undocumented
 ``truncate: false`` so newer servers answer with an error rather than a shortened prompt.
 
+Reasoning models: ``/api/show``'s ``capabilities`` say whether the model thinks; ``--think``
+becomes the ``think`` field (``route.backends.thinking``), reasoning streamed in
+``message.thinking`` (chat) or ``thinking`` (generate) is kept apart from the answer, and so is
+reasoning inline in the content (``route.backends.reasoning``).
+
 What both backends share (the prompt-fit check, the output cap, error texts, the streamed
 request) lives in ``route.backends.common``.
 """
@@ -16,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from route.backends.base import TextSink
@@ -29,6 +34,7 @@ from route.backends.common import (
     decode_json,
     error_message,
     output_chunk_cap,
+    reasoning_tokens,
     status_error,
     stream_response,
     timeout_error,
@@ -36,6 +42,15 @@ from route.backends.common import (
     wire_messages,
 )
 from route.backends.hosts import redact_url
+from route.backends.reasoning import StreamText
+from route.backends.thinking import (
+    UNKNOWN,
+    ThinkSupport,
+    check_think,
+    ollama_think,
+    output_budget,
+    support_from_show,
+)
 from route.errors import BackendError, BackendResponseError, PromptTooLong
 from route.prompting.tokens import estimate_messages_tokens
 from route.values import ChatRequest, Completion, Usage
@@ -78,9 +93,10 @@ def choose_num_ctx(prompt_tokens: int, max_output_tokens: int, model_limit: int 
 
 @dataclass(frozen=True, slots=True)
 class _StreamResult:
-    text: str
+    stream: StreamText
     final: dict[str, Any] | None  # the done:true line, None when route stopped reading
     chunks: int
+    ended: float  # the clock when the stream ended
 
 
 class OllamaBackend:
@@ -101,17 +117,24 @@ class OllamaBackend:
         self.endpoint = redact_url(self._base_url)
         self._headers = auth_headers(api_key)
         self._clock = clock
-        self._context_lengths: dict[str, int | None] = {}
+        self._shows: dict[str, object] = {}
 
-    # ------------------------------------------------------------------ context length
+    # ------------------------------------------------------------------ /api/show
 
     def context_length(self, model: str) -> int | None:
         """``model_info["<general.architecture>.context_length"]`` from ``/api/show``, cached."""
-        if model not in self._context_lengths:
-            self._context_lengths[model] = self._fetch_context_length(model)
-        return self._context_lengths[model]
+        return _context_from_show(self._show(model))
 
-    def _fetch_context_length(self, model: str) -> int | None:
+    def think_support(self, model: str) -> ThinkSupport:
+        """What ``/api/show``'s ``capabilities`` say about the model's reasoning, cached."""
+        return support_from_show(self._show(model))
+
+    def _show(self, model: str) -> object:
+        if model not in self._shows:
+            self._shows[model] = self._fetch_show(model)
+        return self._shows[model]
+
+    def _fetch_show(self, model: str) -> object:
         with self._translated_errors():
             response = self._client.post(
                 f"{self._base_url}/api/show", json={"model": model}, headers=self._headers
@@ -125,42 +148,56 @@ class OllamaBackend:
                 f"{self.endpoint}/api/show answered with something that is not JSON — is "
                 "OLLAMA_HOST pointing at an Ollama server?"
             ) from exc
-        return _context_from_show(data)
+        return data
 
     # ------------------------------------------------------------------ chat
 
-    def chat(self, request: ChatRequest, on_text: TextSink) -> Completion:
-        """Stream one completion from ``/api/chat``; see the module docstring for sizing."""
+    def chat(
+        self, request: ChatRequest, on_text: TextSink, on_reasoning: TextSink | None = None
+    ) -> Completion:
+        """Stream one completion from ``/api/chat``; see the module docstring for sizing.
+        Reasoning goes to ``on_reasoning``, never to ``on_text``."""
         estimate = estimate_messages_tokens([message.content for message in request.messages])
         warnings: list[str] = []
+        support = self._support_for(request)
+        check_think(request.think, support, request.model)
+        budget = output_budget(request, support.thinks)
         num_ctx = request.num_ctx
         if num_ctx is None:
             limit = self.context_length(request.model)
             check_prompt_fits(estimate, limit, model=request.model)
-            num_ctx = choose_num_ctx(estimate, request.max_output_tokens, limit)
-            if estimate + request.max_output_tokens > num_ctx:
+            num_ctx = choose_num_ctx(estimate, budget, limit)
+            if estimate + budget > num_ctx:
                 warnings.append(
                     f"the prompt (about {estimate} tokens) leaves about {num_ctx - estimate} of "
-                    f"the {request.max_output_tokens} output tokens asked for in the "
+                    f"the {budget} output tokens asked for in the "
                     f"{num_ctx}-token context of {request.model}"
                 )
         else:
             check_prompt_fits(estimate, num_ctx, model=request.model)
-        body = self._chat_body(request, num_ctx)
+        body = self._chat_body(request, num_ctx, budget)
         started = self._clock()
-        result = self._stream_chat(body, request, on_text)
-        total_seconds = self._clock() - started
+        stream = StreamText(on_text, on_reasoning, clock=self._clock)
+        result = self._stream_chat(body, request, stream, budget)
+        total_seconds = result.ended - started
         return self._completion(
             request,
             result,
             num_ctx=num_ctx,
+            budget=budget,
             estimate=estimate,
             total_seconds=total_seconds,
             warnings=warnings,
         )
 
-    def _chat_body(self, request: ChatRequest, num_ctx: int) -> dict[str, Any]:
-        options: dict[str, Any] = {"num_predict": request.max_output_tokens, "num_ctx": num_ctx}
+    def _support_for(self, request: ChatRequest) -> ThinkSupport:
+        """Ask ``/api/show`` only when ``--think`` or the budget depends on it."""
+        if request.think == "auto" and request.thinking_output_tokens is None:
+            return UNKNOWN
+        return self.think_support(request.model)
+
+    def _chat_body(self, request: ChatRequest, num_ctx: int, budget: int) -> dict[str, Any]:
+        options: dict[str, Any] = {"num_predict": budget, "num_ctx": num_ctx}
         if request.temperature is not None:
             options["temperature"] = request.temperature
         if request.seed is not None:
@@ -174,17 +211,20 @@ class OllamaBackend:
         }
         if request.keep_alive is not None:
             body["keep_alive"] = request.keep_alive
+        think = ollama_think(request.think)
+        if think is not None:
+            body["think"] = think
         return body
 
     def _stream_chat(
-        self, body: dict[str, Any], request: ChatRequest, on_text: TextSink
+        self, body: dict[str, Any], request: ChatRequest, stream: StreamText, budget: int
     ) -> _StreamResult:
         def read(response: httpx.Response) -> _StreamResult:
             if response.status_code >= 400:
                 response.read()
                 raise self._status_error(response, request.model)
-            cap = output_chunk_cap(request.max_output_tokens)
-            return self._read_lines(response.iter_lines(), cap, on_text)
+            cap = output_chunk_cap(budget)
+            return self._read_lines(response.iter_lines(), cap, stream)
 
         return stream_response(
             self._client,
@@ -196,23 +236,22 @@ class OllamaBackend:
             messages=MESSAGES,
         )
 
-    def _read_lines(self, lines: Iterator[str], cap: int, on_text: TextSink) -> _StreamResult:
-        pieces: list[str] = []
+    def _read_lines(self, lines: Iterator[str], cap: int, stream: StreamText) -> _StreamResult:
         chunks = 0
         for number, line in enumerate(lines, start=1):
             if not line or line.isspace():
                 continue
             data = self._decode_line(line, number)
-            message = data.get("message")
-            content = message.get("content") if isinstance(message, dict) else None
-            if isinstance(content, str) and content:
-                pieces.append(content)
-                on_text(content)
+            thinking, content = _line_text(data)
+            stream.reasoning_field(thinking)
+            stream.content(content)
             if data.get("done") is True:
-                return _StreamResult("".join(pieces), data, chunks)
+                stream.finish()
+                return _StreamResult(stream, data, chunks, self._clock())
             chunks += 1
             if chunks > cap:
-                return _StreamResult("".join(pieces), None, chunks)
+                stream.finish()
+                return _StreamResult(stream, None, chunks, self._clock())
         raise cut_stream_error(self.endpoint)
 
     def _decode_line(self, line: str, number: int) -> dict[str, Any]:
@@ -242,11 +281,13 @@ class OllamaBackend:
         result: _StreamResult,
         *,
         num_ctx: int,
+        budget: int,
         estimate: int,
         total_seconds: float,
         warnings: list[str],
     ) -> Completion:
         final = result.final
+        stream = result.stream
         if final is None:
             usage = Usage(
                 output_tokens=result.chunks,
@@ -255,19 +296,28 @@ class OllamaBackend:
                 context_size=num_ctx,
             )
             warnings.append(
-                f"the server kept streaming past the output limit of {request.max_output_tokens} "
+                f"the server kept streaming past the output limit of {budget} "
                 f"tokens; route stopped reading after {result.chunks} chunks — the answer is cut"
             )
         else:
             usage = _usage_from_final(final, total_seconds, num_ctx)
-            warnings.extend(_final_warnings(usage, request.max_output_tokens, estimate))
+            warnings.extend(_final_warnings(usage, budget, estimate))
+        usage = replace(
+            usage,
+            reasoning_tokens=reasoning_tokens(stream.reasoning_chunks, usage.output_tokens),
+            reasoning_seconds=stream.reasoning_seconds(result.ended),
+        )
         return Completion(
-            text=result.text,
+            text=stream.text,
             usage=usage,
             model=request.model,
             backend=self.name,
             endpoint=self.endpoint,
             warnings=tuple(warnings),
+            reasoning=stream.reasoning_text,
+            still_reasoning=stream.still_reasoning,
+            reasoning_source=stream.source,
+            max_output_tokens=budget,
         )
 
     # ------------------------------------------------------------------ errors
@@ -282,6 +332,19 @@ class OllamaBackend:
 
     def _status_error(self, response: httpx.Response, model: str) -> BackendError | PromptTooLong:
         return status_error(response, self.endpoint, model, MESSAGES)
+
+
+def _line_text(data: dict[str, Any]) -> tuple[str, str]:
+    """``(reasoning, content)`` of one streamed line: ``message.thinking`` and
+    ``message.content`` (``/api/chat``), or ``thinking`` and ``response`` (``/api/generate``)."""
+    message = data.get("message")
+    source = message if isinstance(message, dict) else data
+    thinking = source.get("thinking")
+    content = source.get("content") if source is message else data.get("response")
+    return (
+        thinking if isinstance(thinking, str) else "",
+        content if isinstance(content, str) else "",
+    )
 
 
 def _context_from_show(data: object) -> int | None:

@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from route.backends.transport import translated_transport_errors
@@ -119,6 +119,10 @@ class CheckResult:
     format_problems: tuple[str, ...]
     answer: str
     warnings: tuple[str, ...] = ()
+    thinks: bool | None = None  # /api/show lists "thinking"; None: the server does not say
+    think_values: tuple[str, ...] = ()  # the --think values the model accepts
+    reasoning_source: str = ""  # "server" (separated), "inline" (tags in the answer), "" (none)
+    reasoning_tokens: int = 0
 
     @property
     def fully_on_gpu(self) -> bool | None:
@@ -377,10 +381,22 @@ def check_model(
         num_ctx=context_tokens,
     )
     backend = OllamaBackend(client, base_url, api_key=api_key)
+    support = backend.think_support(name)
     completion = backend.chat(request, lambda _text: None)
     loaded = _find_loaded(list_loaded(client, base_url, api_key=api_key), name)
     problems = check_answer_format(completion.text)
-    return _check_result(name, completion, context_tokens, loaded, problems)
+    if completion.still_reasoning:
+        problems = (
+            f"the model was still reasoning when the {max_output_tokens}-token check budget "
+            "ran out",
+            *problems,
+        )
+    result = _check_result(name, completion, context_tokens, loaded, problems)
+    return replace(
+        result,
+        thinks=support.thinks,
+        think_values=support.values if support.thinks is not None else (),
+    )
 
 
 def _check_result(
@@ -408,6 +424,8 @@ def _check_result(
         format_problems=problems,
         answer=completion.text,
         warnings=completion.warnings,
+        reasoning_source=completion.reasoning_source,
+        reasoning_tokens=usage.reasoning_tokens,
     )
 
 

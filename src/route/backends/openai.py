@@ -9,6 +9,12 @@ The context size comes from config, else from llama-server's ``GET /props`` (per
 else it is unknown; when known, the prompt is checked against it before generating. A 503 (a
 llama-server still loading its model) is retried with exponential backoff for up to
 ``load_wait_seconds``. The API key is only ever put in the ``Authorization`` header.
+
+Reasoning models: ``delta.reasoning_content`` (llama.cpp, vLLM, SGLang, DeepSeek) and
+``delta.reasoning`` (Ollama's ``/v1``, OpenRouter) are kept apart from the answer, and so is
+reasoning inline at the start of the content (``route.backends.reasoning``). ``--think`` becomes
+``chat_template_kwargs.enable_thinking`` or ``reasoning_effort`` (``route.backends.thinking``);
+the server cannot say which values a model accepts, so they are sent unchecked.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from route.backends.base import TextSink
@@ -29,6 +35,7 @@ from route.backends.common import (
     decode_json,
     error_message,
     output_chunk_cap,
+    reasoning_tokens,
     status_error,
     stream_response,
     timeout_error,
@@ -36,6 +43,8 @@ from route.backends.common import (
     wire_messages,
 )
 from route.backends.hosts import openai_base_url, redact_url, server_root
+from route.backends.reasoning import StreamText
+from route.backends.thinking import openai_think_fields, output_budget
 from route.errors import (
     BackendBusy,
     BackendError,
@@ -69,7 +78,7 @@ MESSAGES = ServerMessages(
 class _StreamState:
     """What the SSE reader has seen so far (mutable, private to one ``chat`` call)."""
 
-    pieces: list[str] = field(default_factory=list)
+    stream: StreamText
     chunks: int = 0
     finish_reason: str | None = None
     usage: dict[str, Any] | None = None
@@ -138,38 +147,50 @@ class OpenAIBackend:
 
     # ------------------------------------------------------------------ chat
 
-    def chat(self, request: ChatRequest, on_text: TextSink) -> Completion:
-        """Stream one completion; retry while the server reports it is loading (503)."""
+    def chat(
+        self, request: ChatRequest, on_text: TextSink, on_reasoning: TextSink | None = None
+    ) -> Completion:
+        """Stream one completion; retry while the server reports it is loading (503).
+        Reasoning goes to ``on_reasoning``, never to ``on_text``."""
         estimate = estimate_messages_tokens([message.content for message in request.messages])
         limit = self.context_length(request.model)
         check_prompt_fits(estimate, limit, model=request.model)
-        body = self._chat_body(request)
+        budget = output_budget(request, None)
+        body = self._chat_body(request, budget)
         started = self._clock()
-        state = self._stream_with_retries(body, request, on_text)
+        state = self._stream_with_retries(body, request, on_text, on_reasoning)
         total_seconds = self._clock() - started
-        return self._completion(request, state, started, total_seconds, limit)
+        return self._completion(
+            request, state, started, total_seconds, context_size=limit, budget=budget
+        )
 
-    def _chat_body(self, request: ChatRequest) -> dict[str, Any]:
+    def _chat_body(self, request: ChatRequest, budget: int) -> dict[str, Any]:
         body: dict[str, Any] = {
             "model": request.model,
             "messages": wire_messages(request),
             "stream": True,
             "stream_options": {"include_usage": True},
-            "max_tokens": request.max_output_tokens,
+            "max_tokens": budget,
         }
         if request.temperature is not None:
             body["temperature"] = request.temperature
         if request.seed is not None:
             body["seed"] = request.seed
+        body.update(openai_think_fields(request.think))
         return body
 
     def _stream_with_retries(
-        self, body: dict[str, Any], request: ChatRequest, on_text: TextSink
+        self,
+        body: dict[str, Any],
+        request: ChatRequest,
+        on_text: TextSink,
+        on_reasoning: TextSink | None,
     ) -> _StreamState:
         waited = 0.0
         delay = FIRST_RETRY_DELAY
         while True:
-            state = self._stream_once(body, request, on_text)
+            stream = StreamText(on_text, on_reasoning, clock=self._clock)
+            state = self._stream_once(body, request, stream)
             if state is not None:
                 return state
             if waited >= self._load_wait_seconds:
@@ -184,7 +205,7 @@ class OpenAIBackend:
             delay = min(delay * 2, LONGEST_RETRY_DELAY)
 
     def _stream_once(
-        self, body: dict[str, Any], request: ChatRequest, on_text: TextSink
+        self, body: dict[str, Any], request: ChatRequest, stream: StreamText
     ) -> _StreamState | None:
         """One request; None when the server answered 503 and the call should be retried."""
 
@@ -195,8 +216,8 @@ class OpenAIBackend:
             if response.status_code >= 400:
                 response.read()
                 raise self._status_error(response, request.model)
-            cap = output_chunk_cap(request.max_output_tokens)
-            return self._read_events(response.iter_lines(), cap, on_text)
+            cap = output_chunk_cap(body["max_tokens"])
+            return self._read_events(response.iter_lines(), cap, stream)
 
         return stream_response(
             self._client,
@@ -208,8 +229,8 @@ class OpenAIBackend:
             messages=MESSAGES,
         )
 
-    def _read_events(self, lines: Iterator[str], cap: int, on_text: TextSink) -> _StreamState:
-        state = _StreamState()
+    def _read_events(self, lines: Iterator[str], cap: int, stream: StreamText) -> _StreamState:
+        state = _StreamState(stream)
         for number, line in enumerate(lines, start=1):
             payload = _data_payload(line)
             if payload is None:
@@ -217,12 +238,13 @@ class OpenAIBackend:
             if payload == _DONE:
                 state.done = True
                 break
-            self._apply_event(state, self._decode_event(payload, number), on_text)
+            self._apply_event(state, self._decode_event(payload, number))
             if state.chunks > cap:
                 state.capped = True
                 break
         if not (state.done or state.capped or state.finish_reason is not None):
             raise cut_stream_error(self.endpoint)
+        stream.finish()
         return state
 
     def _decode_event(self, payload: str, number: int) -> dict[str, Any]:
@@ -246,19 +268,18 @@ class OpenAIBackend:
             )
         return data
 
-    def _apply_event(self, state: _StreamState, data: dict[str, Any], on_text: TextSink) -> None:
+    def _apply_event(self, state: _StreamState, data: dict[str, Any]) -> None:
         choices = data.get("choices")
         if isinstance(choices, list) and choices and isinstance(choices[0], dict):
             choice = choices[0]
-            delta = choice.get("delta")
-            content = delta.get("content") if isinstance(delta, dict) else None
-            if isinstance(content, str) and content:
+            reasoning, content = _delta_text(choice.get("delta"))
+            if reasoning or content:
                 now = self._clock()
                 if state.first_text_at is None:
                     state.first_text_at = now
                 state.last_text_at = now
-                state.pieces.append(content)
-                on_text(content)
+                state.stream.reasoning_field(reasoning)
+                state.stream.content(content)
             state.chunks += 1
             reason = choice.get("finish_reason")
             if isinstance(reason, str) and reason:
@@ -276,29 +297,43 @@ class OpenAIBackend:
         state: _StreamState,
         started: float,
         total_seconds: float,
+        *,
         context_size: int | None,
+        budget: int,
     ) -> Completion:
         usage, warnings = _usage(state, started, total_seconds, context_size)
+        stream = state.stream
+        counted = _number(_details(state.usage), "reasoning_tokens")
+        usage = replace(
+            usage,
+            reasoning_tokens=int(counted)
+            if counted is not None
+            else reasoning_tokens(stream.reasoning_chunks, usage.output_tokens),
+            reasoning_seconds=stream.reasoning_seconds(started + total_seconds),
+        )
         if state.capped:
             usage = replace(
                 usage, done_reason="length", output_tokens=usage.output_tokens or state.chunks
             )
             warnings.append(
-                f"the server kept streaming past the output limit of {request.max_output_tokens} "
+                f"the server kept streaming past the output limit of {budget} "
                 f"tokens; route stopped reading after {state.chunks} chunks — the answer is cut"
             )
         elif usage.done_reason == "length":
             warnings.append(
-                f"output stopped at the length limit of {request.max_output_tokens} tokens — "
-                "raise max_output_tokens"
+                f"output stopped at the length limit of {budget} tokens — raise max_output_tokens"
             )
         return Completion(
-            text="".join(state.pieces),
+            text=stream.text,
             usage=usage,
             model=request.model,
             backend=self.name,
             endpoint=self.endpoint,
             warnings=tuple(warnings),
+            reasoning=stream.reasoning_text,
+            still_reasoning=stream.still_reasoning,
+            reasoning_source=stream.source,
+            max_output_tokens=budget,
         )
 
     # ------------------------------------------------------------------ errors
@@ -326,6 +361,26 @@ def _data_payload(line: str) -> str | None:
     if stripped.startswith("{"):
         return stripped
     return None
+
+
+def _delta_text(delta: object) -> tuple[str, str]:
+    """``(reasoning, content)`` of one streamed delta: reasoning in ``reasoning_content``
+    (llama.cpp, vLLM, DeepSeek) or ``reasoning`` (Ollama's ``/v1``, OpenRouter)."""
+    if not isinstance(delta, dict):
+        return "", ""
+    reasoning = delta.get("reasoning_content")
+    if not isinstance(reasoning, str) or not reasoning:
+        reasoning = delta.get("reasoning")
+    content = delta.get("content")
+    return (
+        reasoning if isinstance(reasoning, str) else "",
+        content if isinstance(content, str) else "",
+    )
+
+
+def _details(usage: dict[str, Any] | None) -> dict[str, Any] | None:
+    details = usage.get("completion_tokens_details") if usage is not None else None
+    return details if isinstance(details, dict) else None
 
 
 def _context_from_props(data: object) -> int | None:

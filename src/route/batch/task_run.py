@@ -60,9 +60,11 @@ class WatchedBackend:
     def context_length(self, model: str) -> int | None:
         return self._backend.context_length(model)
 
-    def chat(self, request: ChatRequest, on_text: TextSink) -> Completion:
+    def chat(
+        self, request: ChatRequest, on_text: TextSink, on_reasoning: TextSink | None = None
+    ) -> Completion:
         try:
-            return self._backend.chat(request, on_text)
+            return self._backend.chat(request, on_text, on_reasoning)
         except BackendUnreachable:
             self.unreachable = True
             raise
@@ -79,14 +81,28 @@ class TaskEvents:
         self._endpoint = endpoint
         self._events = events
         self._cancel = cancel
+        self._detail = ""
+        self._thinking = False
 
     def attempt_started(self, number: int, total: int) -> None:
-        detail = f"attempt {number}/{total} on {self._endpoint}"
-        self._events.task_state(self._id, "generating", detail)
+        self._detail = f"attempt {number}/{total} on {self._endpoint}"
+        self._thinking = False
+        self._events.task_state(self._id, "generating", self._detail)
+
+    def thinking(self, chunk: str) -> None:
+        if self._cancel.is_set():
+            raise KeyboardInterrupt
+        if not self._thinking:
+            self._thinking = True
+            self._events.task_state(self._id, "thinking", self._detail)
+        self._events.task_chunk(self._id)
 
     def text(self, chunk: str) -> None:
         if self._cancel.is_set():
             raise KeyboardInterrupt
+        if self._thinking:
+            self._thinking = False
+            self._events.task_state(self._id, "generating", self._detail)
         self._events.task_chunk(self._id)
 
     def generation_finished(self, completion: Completion) -> None:
@@ -159,17 +175,26 @@ class TaskRunner:
                     if (root / path).is_file():
                         context.append(str(root / path))
         left = max(1, defaults.max_attempts - task.attempts_used)
+        model = spec.model or endpoint.model or defaults.model
         return replace(
             defaults,
             task=spec.task,
             skill_refs=spec.skill_refs,
             context_patterns=tuple(dict.fromkeys(context)),
-            model=spec.model or endpoint.model or defaults.model,
+            model=model,
+            model_thinks=defaults.model_thinks if model == defaults.model else _thinks(model),
             verify=defaults.verify if self.options.verify_each else None,
             max_attempts=left,
             modifiable=(*defaults.modifiable, *task.written),
             targets=spec.files,  # its declared files: named, the first prefilled, required
         )
+
+
+def _thinks(model: str) -> bool | None:
+    """Whether the catalog lists a task's own model as reasoning."""
+    from route.local_models.catalog import catalog_thinks
+
+    return catalog_thinks(model)
 
 
 def _round_prompt(task: TaskRun) -> Prepared:

@@ -76,6 +76,7 @@ def command(
     max_output_tokens: options.MaxOutputTokensOption = None,
     temperature: options.TemperatureOption = None,
     seed: options.SeedOption = None,
+    think: options.ThinkOption = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would change; write nothing.")
     ] = False,
@@ -116,6 +117,7 @@ def command(
         cloud_model=cloud_model,
         ledger=ledger,
         skills_dir=skills_dir,
+        think=think,
     )
     cwd = Path.cwd()
     resolved = options.load_project_config(cwd, project, overrides)

@@ -102,6 +102,8 @@ def gen(
     max_output_tokens: options.MaxOutputTokensOption = None,
     temperature: options.TemperatureOption = None,
     seed: options.SeedOption = None,
+    think: options.ThinkOption = None,
+    show_thinking: options.ShowThinkingOption = False,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show a diff of what would change; write nothing.")
     ] = False,
@@ -152,6 +154,7 @@ def gen(
         cloud_model=cloud_model,
         ledger=ledger,
         skills_dir=skills_dir,
+        think=think,
     )
     overrides["endpoint"] = endpoint
     cwd = Path.cwd()
@@ -205,6 +208,7 @@ def gen(
         quiet=quiet,
         json_output=json_output,
         include_code=include_code,
+        show_thinking=show_thinking,
     )
 
 
@@ -272,6 +276,7 @@ def _run(
     quiet: bool,
     json_output: bool,
     include_code: bool,
+    show_thinking: bool = False,
 ) -> None:
     import signal
 
@@ -289,6 +294,7 @@ def _run(
             status_stream=sys.stderr,
             show_text=True,
             show_status=ui.is_terminal(sys.stderr),
+            show_thinking=show_thinking,
         )
         if live
         else SilentEvents()

@@ -288,6 +288,7 @@ def _print_recommendation(result: Recommendation, *, show_all: bool) -> None:
             _fit_text(estimate),
             _gigabytes(estimate.total_bytes),
             _speed_text(estimate),
+            _think_text(estimate.model.think),
             "yes" if estimate.installed else "",
             f"unsuitable: {estimate.unsuitable}" if estimate.unsuitable else estimate.model.note,
         )
@@ -298,7 +299,7 @@ def _print_recommendation(result: Recommendation, *, show_all: bool) -> None:
         f"(catalog {result.catalog_date})"
     )
     speed = "tokens/s (est., assumed bandwidth)" if result.bandwidth.assumed else "tokens/s (est.)"
-    columns = ("", "model", "quality", "fit", "memory", speed, "installed", "note")
+    columns = ("", "model", "quality", "fit", "memory", speed, "thinks", "installed", "note")
     ui.print_table(title, columns, rows)
     if not show_all:
         for estimate in result.estimates:
@@ -318,6 +319,20 @@ def _print_recommendation(result: Recommendation, *, show_all: bool) -> None:
     ui.print_text(f"Top pick: {top.model.tag}{state} — ollama pull {top.model.tag}")
     if not top.installed:
         ui.print_text("  or: route models recommend --pull")
+    if top.model.thinks:
+        faster = "low" if "low" in top.model.think else "off"
+        ui.print_text(
+            f"  {top.model.tag} reasons before it answers (--think "
+            f"{'|'.join(top.model.think)}): route raises its output budget for that; "
+            f"--think {faster} speeds up template-following boilerplate"
+        )
+
+
+def _think_text(values: tuple[str, ...]) -> str:
+    """The ``thinks`` column: how the model's reasoning is switched ("" for none)."""
+    if not values:
+        return ""
+    return "levels" if "low" in values else "on/off"
 
 
 def _pull_top(result: Recommendation, host: str | None) -> PullResult | None:
@@ -556,6 +571,7 @@ def _print_check(result: CheckResult) -> None:
         ),
         ("context", _context_text(result)),
         ("fully on GPU", placement[result.fully_on_gpu]),
+        ("reasoning", _reasoning_text(result)),
         ("file format", "followed" if result.followed_format else "NOT followed"),
     ]
     ui.print_table(f"Check of {result.model}", ("measure", "value"), rows)
@@ -566,6 +582,21 @@ def _print_check(result: CheckResult) -> None:
             ui.print_text(f"  {problem}")
         ui.print_text("The answer was:")
         ui.print_text(result.answer[:ANSWER_PREVIEW_CHARACTERS])
+
+
+def _reasoning_text(result: CheckResult) -> str:
+    """Whether the model reasons, how the server hands the reasoning over, and --think values."""
+    values = f"; --think {'|'.join(result.think_values)}" if result.think_values else ""
+    if result.reasoning_source == "server":
+        return f"separated by the server ({result.reasoning_tokens} tokens){values}"
+    if result.reasoning_source == "inline":
+        return (
+            f"inline <think> tags in the answer ({result.reasoning_tokens} tokens), removed by "
+            f"route{values}"
+        )
+    if result.thinks:
+        return f"none this time (the model can reason){values}"
+    return "none (the model does not reason)" if result.thinks is False else "none seen"
 
 
 def _context_text(result: CheckResult) -> str:
@@ -665,6 +696,7 @@ def _estimate_object(estimate: Estimate) -> dict[str, Any]:
         "context_tokens": estimate.context_tokens,
         "gpu_share": round(estimate.gpu_share, 3),
         "tokens_per_second_estimate": [round(speed[0], 1), round(speed[1], 1)] if speed else None,
+        "thinks": estimate.model.thinks,
         "model": _asdict(estimate.model),
     }
 

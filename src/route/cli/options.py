@@ -24,9 +24,24 @@ VerifyOption = Annotated[
 ]
 NoVerifyOption = Annotated[bool, typer.Option("--no-verify", help="Do not run verify.")]
 MaxOutputTokensOption = Annotated[
-    int | None, typer.Option(help="Output budget per attempt (default 4096).")
+    int | None,
+    typer.Option(
+        help="Output budget per attempt (default 4096; for a model that reasons, "
+        "thinking_output_tokens, 16384)."
+    ),
 ]
 TemperatureOption = Annotated[float | None, typer.Option(help="Sampling temperature.")]
+ThinkOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Reasoning models: auto (default: the model decides), off, on, or low|medium|high "
+        "for models that take levels (gpt-oss). off speeds up template boilerplate.",
+    ),
+]
+ShowThinkingOption = Annotated[
+    bool,
+    typer.Option("--show-thinking", help="Also print the model's reasoning (dimmed, on stderr)."),
+]
 SeedOption = Annotated[int | None, typer.Option(help="Sampling seed, for repeatable runs.")]
 AllowOption = Annotated[
     list[str] | None,
@@ -91,9 +106,11 @@ def config_overrides(
     cloud_model: str | None,
     ledger: str | None,
     skills_dir: Path | None,
+    think: str | None = None,
 ) -> dict[str, Any]:
     """The config keys the shared options set (None: not given, the config decides)."""
     return {
+        "think": think,
         "model": model,
         "backend": backend,
         "host": host,

@@ -71,6 +71,12 @@ class CatalogModel:
     kv: KvShape | None = None
     note: str = ""
     follows_instructions: bool = True  # False: a completion (base) model that ignores chat
+    think: tuple[str, ...] = ()  # --think values besides auto, for a model that reasons
+
+    @property
+    def thinks(self) -> bool:
+        """The model reasons before it answers ("thinking" in its capabilities)."""
+        return "thinking" in self.capabilities
 
     @property
     def weights_bytes(self) -> int:
@@ -225,6 +231,7 @@ def _check_catalog(catalog: Catalog, origin: str) -> None:
         if tag in seen:
             raise ConfigError(f"the model catalog {origin} lists {model.tag} twice — keep one")
         seen.add(tag)
+        _check_think(model, origin)
         if not 1 <= model.quality_tier <= 5:
             raise ConfigError(
                 f"the model catalog {origin}: {model.tag} has quality_tier "
@@ -234,6 +241,43 @@ def _check_catalog(catalog: Catalog, origin: str) -> None:
     if not 0 < low <= high <= 1:
         raise ConfigError(
             f"the model catalog {origin}: efficiency {low}-{high} must satisfy 0 < low <= high <= 1"
+        )
+
+
+def catalog_thinks(tag: str, path: Path | None = None) -> bool | None:
+    """Whether the catalog lists ``tag`` as a reasoning model; None when it does not list it
+    (or cannot be read). Reads the YAML as it is, without validating it, so ``route gen``
+    imports no pydantic for this one fact."""
+    import yaml
+
+    from route.yamlio import load_yaml
+
+    try:
+        document = load_yaml((path or default_catalog_path()).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return None
+    models = document.get("models") if isinstance(document, dict) else None
+    wanted = normalize_tag(tag)
+    for entry in models if isinstance(models, list) else ():
+        if isinstance(entry, dict) and normalize_tag(str(entry.get("tag", ""))) == wanted:
+            capabilities = entry.get("capabilities")
+            return isinstance(capabilities, list) and "thinking" in capabilities
+    return None
+
+
+def _check_think(model: CatalogModel, origin: str) -> None:
+    from route.values import THINK_MODES
+
+    unknown = [value for value in model.think if value not in THINK_MODES or value == "auto"]
+    if unknown:
+        raise ConfigError(
+            f"the model catalog {origin}: {model.tag} has think value {unknown[0]!r} — use "
+            "on, off, low, medium or high"
+        )
+    if bool(model.think) != model.thinks:
+        raise ConfigError(
+            f'the model catalog {origin}: {model.tag} lists think values only with "thinking" '
+            'in capabilities, and a model with "thinking" needs its think values'
         )
 
 

@@ -95,6 +95,7 @@ def build_server(settings: ServerSettings) -> MCPServer:
         model: str | None = None,
         dry_run: bool = False,
         include_code: bool = False,
+        think: str | None = None,
     ) -> CallToolResult:
         """Write code with the local model in this project, run verify, repair, and return a
         short JSON result (status, files created/changed/refused, verify tail on failure,
@@ -114,6 +115,7 @@ def build_server(settings: ServerSettings) -> MCPServer:
             model=model,
             dry_run=dry_run,
             include_code=include_code,
+            think=think,
         )
         events = ProgressEvents(
             _progress_sender(context),
@@ -223,6 +225,7 @@ class ProgressEvents:
         self._interval = interval_seconds
         self._progress = 0
         self._tokens = 0
+        self._thinking = 0
         self._label = "attempt 1"
         self._started = clock()
         self._last_sent: float | None = None
@@ -230,6 +233,7 @@ class ProgressEvents:
     def attempt_started(self, number: int, total: int) -> None:
         self._label = f"attempt {number}/{total}"
         self._tokens = 0
+        self._thinking = 0
         self._started = self._clock()
         self._step(f"{self._label}: generating")
 
@@ -239,6 +243,14 @@ class ProgressEvents:
         now = self._clock()
         if self._last_sent is None or now - self._last_sent >= self._interval:
             self._emit(f"{self._label}: {self._tokens} tokens, {self._rate(now):.1f} tokens/s")
+
+    def thinking(self, chunk: str) -> None:
+        """Reasoning counts as progress; its text is never sent."""
+        self._thinking += 1
+        self._progress += 1
+        now = self._clock()
+        if self._last_sent is None or now - self._last_sent >= self._interval:
+            self._emit(f"{self._label}: thinking, {self._thinking} tokens")
 
     def generation_finished(self, completion: Completion) -> None:
         usage = completion.usage
@@ -285,6 +297,7 @@ class GenerateRequest:
     model: str | None = None
     dry_run: bool = False
     include_code: bool = False
+    think: str | None = None  # None: the config's think (auto unless set)
 
     def command_text(self) -> str:
         """What the orchestrator wrote to ask for this run (its hand-off output, for costs)."""
@@ -295,7 +308,7 @@ class GenerateRequest:
             arguments["context_paths"] = list(self.context_paths)
         if self.targets:
             arguments["targets"] = list(self.targets)
-        for name in ("max_attempts", "model"):
+        for name in ("max_attempts", "model", "think"):
             if getattr(self, name) is not None:
                 arguments[name] = getattr(self, name)
         for name, default in (("verify", True), ("dry_run", False), ("include_code", False)):
@@ -322,7 +335,11 @@ def run_generate(
     from route.run.report import report_json
     from route.settings.locations import route_home
 
-    overrides = {"model": request.model, "max_attempts": request.max_attempts}
+    overrides = {
+        "model": request.model,
+        "max_attempts": request.max_attempts,
+        "think": request.think,
+    }
     context = _context(settings, overrides)
     config = context.config
     options = generation_options(context, request, lock_home=route_home())

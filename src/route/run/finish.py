@@ -187,6 +187,7 @@ def to_run_record(
         verify_passed=None if verify is None or verify.skipped_reason else verify.passed,
         route_version=__version__,
         message=" ".join(result.message.split())[:500],
+        reasoning_tokens=usage.reasoning_tokens,
     )
 
 

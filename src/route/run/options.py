@@ -70,12 +70,14 @@ def gen_options(
     target no answer could write (outside the project, protected) is a ``UsageError``.
     ``model`` replaces the context's model (a batch's default is the config's own)."""
     from route.errors import UsageError
+    from route.local_models.catalog import catalog_thinks
     from route.run.pipeline import GenOptions
     from route.safety.path_rules import target_paths
     from route.safety.verify import check_sandbox
 
     config = context.config
     project_root, cwd = context.project_root, context.cwd
+    model = model if model is not None else context.model
     try:
         checked_targets = target_paths(
             targets,
@@ -94,7 +96,7 @@ def gen_options(
         skill_refs=skill_refs,
         project_root=project_root,
         cwd=cwd,
-        model=model if model is not None else context.model,
+        model=model,
         context_patterns=context_patterns,
         skills_dir=context.skills_dir,
         max_attempts=config.max_attempts,
@@ -112,4 +114,15 @@ def gen_options(
         lock_home=lock_home,
         lock_timeout_seconds=config.verify_timeout + LOCK_WAIT_MARGIN_SECONDS,
         targets=checked_targets,
+        think=config.think,
+        thinking_output_tokens=thinking_output_tokens(config),
+        model_thinks=catalog_thinks(model),
     )
+
+
+def thinking_output_tokens(config: Config) -> int | None:
+    """The output budget for a model that reasons, or None to never raise it: an explicit
+    ``max_output_tokens`` (flag or file) always wins, and ``think: off`` raises nothing."""
+    if "max_output_tokens" in config.given or config.think == "off":
+        return None
+    return config.thinking_output_tokens

@@ -41,6 +41,7 @@ from route.values import (
     RunResult,
     RunStatus,
     SkillExcerpt,
+    ThinkMode,
     Usage,
     VerifyResult,
     WritePlan,
@@ -79,6 +80,11 @@ class GenOptions:
     # Files (relative to the project root, POSIX) the answer must write (--target): named in the
     # prompt, the first one's path and fence start every answer, and an answer without them fails.
     targets: tuple[str, ...] = ()
+    # Reasoning models (route.backends.thinking): --think, the output budget when the model
+    # reasons (None: never raised), and whether the catalog lists the model as reasoning.
+    think: ThinkMode = "auto"
+    thinking_output_tokens: int | None = None
+    model_thinks: bool | None = None
 
 
 WriteGuard = Callable[[WritePlan], WritePlan]
@@ -106,6 +112,10 @@ class RunEvents(Protocol):
 
     def text(self, chunk: str) -> None: ...
 
+    def thinking(self, chunk: str) -> None:
+        """A chunk of a reasoning model's thoughts (never part of the answer)."""
+        ...
+
     def generation_finished(self, completion: Completion) -> None: ...
 
     def verify_started(self, command: str) -> None: ...
@@ -122,6 +132,9 @@ class SilentEvents:
         return None
 
     def text(self, chunk: str) -> None:
+        return None
+
+    def thinking(self, chunk: str) -> None:
         return None
 
     def generation_finished(self, completion: Completion) -> None:
@@ -255,6 +268,7 @@ def _attempts(
     guard: WriteGuard | None = None,
 ) -> tuple[RunStatus, int, str]:
     """The attempt loop: generate, write, verify, and repair until verify passes."""
+    from route.backends.thinking import budget_failure
     from route.safety.tool_names import verify_tool_names
 
     messages = prepared.prompt.messages
@@ -290,6 +304,9 @@ def _attempts(
             return "tampered", EXIT_UNSAFE, _tampered_message(attempt.verify)
         if failure is None:
             return "success", EXIT_OK, _success_message(attempt)
+        if budget_failure(attempt.completion) is not None:
+            # The budget went to reasoning: another round would spend it the same way.
+            return _budget_spent(state, failure)
         last_failure = failure
         if previous is not None and _same_answer(attempt.parsed, previous):
             stopped = STUCK
@@ -320,6 +337,9 @@ def _chat_request(options: GenOptions, messages: tuple[Message, ...], prefill: s
         seed=options.seed,
         num_ctx=options.num_ctx,
         keep_alive=options.keep_alive,
+        think=options.think,
+        thinking_output_tokens=options.thinking_output_tokens,
+        model_thinks=options.model_thinks,
     )
 
 
@@ -333,7 +353,8 @@ def _generate(
     """Stream one answer; with a prefill, the answer's text starts with it."""
     from route.prompting.parse import complete_answer
 
-    completion = backend.chat(_chat_request(options, messages, prefill), events.text)
+    request = _chat_request(options, messages, prefill)
+    completion = backend.chat(request, events.text, events.thinking)
     if prefill:
         completion = replace(completion, text=complete_answer(prefill, completion.text))
     return completion
@@ -351,12 +372,20 @@ def _attempt(
     guard: WriteGuard | None,
 ) -> tuple[Attempt, str | None]:
     """Parse one answer, plan its writes (through ``guard``), write and verify them, and record
-    the attempt. Returns the attempt and why it failed (or None)."""
+    the attempt. Returns the attempt and why it failed (or None). An answer cut while the model
+    was still reasoning is not parsed: it failed for its budget."""
+    from route.backends.thinking import budget_failure
     from route.prompting.parse import parse_answer
 
     state.model = completion.model or state.model
     state.warnings.extend(completion.warnings)
     events.generation_finished(completion)
+    spent = budget_failure(completion)
+    if spent is not None:
+        attempt = Attempt(number, completion, ParsedAnswer(), WritePlan(), False, None, spent)
+        state.attempts.append(attempt)
+        events.attempt_finished(attempt)
+        return attempt, spent
     parsed = parse_answer(completion.text)
     may_change = replaceable | state.written_paths
     plan = _plan(options, parsed, may_change, tool_names)
@@ -376,6 +405,14 @@ STUCK = (
     "; stopped there: the model repeated its previous answer word for word, so more rounds "
     "would not help — fix it by hand or use a stronger model"
 )
+
+
+def _budget_spent(state: _RunState, failure: str) -> tuple[RunStatus, int, str]:
+    """A run whose model spent the whole output budget reasoning: ``no_files`` with the reason,
+    unless an earlier round wrote files (then verify still fails)."""
+    if state.originals:
+        return _final_failure(state, failure)
+    return "no_files", EXIT_VERIFY_FAILED, failure
 
 
 def _repair_message(
@@ -589,4 +626,6 @@ def total_usage(result: RunResult) -> Usage:
         total_seconds=sum(u.total_seconds for u in usages),
         done_reason=usages[-1].done_reason if usages else "",
         context_size=usages[-1].context_size if usages else None,
+        reasoning_tokens=sum(u.reasoning_tokens for u in usages),
+        reasoning_seconds=sum(u.reasoning_seconds for u in usages),
     )

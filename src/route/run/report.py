@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from route.values import Attempt, RunResult, VerifyResult
+from route.values import Attempt, RunResult, Usage, VerifyResult
 
 if TYPE_CHECKING:
     from route.accounting.recording import Recorded
@@ -76,7 +76,7 @@ def _verify_dict(verify: VerifyResult | None, *, full: bool) -> dict[str, Any] |
 
 def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
     usage = attempt.completion.usage
-    return {
+    data: dict[str, Any] = {
         "number": attempt.number,
         "failure": attempt.failure,
         # What this attempt wrote: an attempt that was refused or failed wrote nothing.
@@ -86,6 +86,9 @@ def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
         "tokens_per_second": round(usage.tokens_per_second, 1),
         "verify": _verify_dict(attempt.verify, full=False),
     }
+    if usage.reasoning_tokens:
+        data["reasoning_tokens"] = usage.reasoning_tokens
+    return data
 
 
 def final_verify(result: RunResult) -> VerifyResult | None:
@@ -123,11 +126,7 @@ def result_to_dict(
         },
         "attempts": [_attempt_dict(attempt) for attempt in result.attempts],
         "verify": _verify_dict(verify, full=False),
-        "tokens": {
-            "prompt": usage.prompt_tokens,
-            "output": usage.output_tokens,
-            "cached": usage.cached_prompt_tokens,
-        },
+        "tokens": _tokens_dict(usage),
         "duration_seconds": round(result.duration_seconds, 2),
         "tokens_per_second": round(usage.tokens_per_second, 1),
         "cost": cost_dict(result),
@@ -158,6 +157,21 @@ def task_echo(task: str) -> str:
     if len(task) <= TASK_ECHO_CHARACTERS:
         return task
     return f"{task[:TASK_ECHO_CHARACTERS].rstrip()}… ({len(task):,} characters)"
+
+
+def _tokens_dict(usage: Usage) -> dict[str, Any]:
+    """Server token counts; for a reasoning model also how long it reasoned and what share of
+    the model's time that was (never the reasoning itself)."""
+    data: dict[str, Any] = {
+        "prompt": usage.prompt_tokens,
+        "output": usage.output_tokens,
+        "cached": usage.cached_prompt_tokens,
+        "reasoning": usage.reasoning_tokens,
+    }
+    if usage.reasoning_tokens:
+        data["reasoning_seconds"] = round(usage.reasoning_seconds, 1)
+        data["reasoning_share"] = round(usage.reasoning_share, 2)
+    return data
 
 
 def _final_code(result: RunResult) -> dict[str, str]:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Literal, get_args
 
 from route.errors import ConfigError
+from route.values import THINK_MODES, ThinkMode
 
 PROJECT_FILE = "route.yaml"
 USER_FILE = "config.yaml"
@@ -72,6 +73,8 @@ class Config:
     power_watts: float | None = None
     price_per_kwh: float | None = None
     parallel: int = 1
+    think: ThinkMode = "auto"  # reasoning models: auto, off, on, low, medium, high
+    thinking_output_tokens: int = 16384  # output budget for a model that reasons
     # The settings a file, the environment or a flag gave (the rest are defaults).
     given: frozenset[str] = field(default=frozenset(), compare=False)
     # Where each setting was set (a file, "$VARIABLE", "the command line"), for messages.
@@ -293,6 +296,17 @@ def _bounded(kind: type[int] | type[float], *, least: float | None = None,
     return check
 
 
+def _think(value: object) -> ThinkMode:
+    """A ``--think`` value; YAML reads a bare ``think: off`` as False and ``on`` as True."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    text = value.strip().lower() if isinstance(value, str) else None
+    for mode in THINK_MODES:
+        if text == mode:
+            return mode
+    raise ValueError(f"must be one of {', '.join(THINK_MODES)}, not {value!r}")
+
+
 def _text_list(value: object) -> tuple[str, ...]:
     if not isinstance(value, list | tuple) or not all(isinstance(item, str) for item in value):
         raise ValueError(f"must be a list of text patterns, not {value!r}")
@@ -384,4 +398,6 @@ _CHECKS: Mapping[str, Check] = {
     "power_watts": _optional(_bounded(float, least=0)),
     "price_per_kwh": _optional(_bounded(float, least=0)),
     "parallel": _bounded(int, least=1, most=64),
+    "think": _think,
+    "thinking_output_tokens": _bounded(int, least=64),
 }
