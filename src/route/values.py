@@ -35,6 +35,7 @@ class Skill:
     preamble: str  # text between the title and the first section
     sections: tuple[Section, ...]  # top-level sections in file order
     text: str  # the whole file (front matter removed)
+    audience: str = ""  # front matter `audience`: "orchestrator" marks a skill not for the model
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,9 +2,12 @@
 
 The plan puts the model-routing skill where Claude Code loads it (``.claude/skills/``, and
 ``.skills/`` when the project keeps its skills there), offers a starter scaffold skill when the
-project has none, registers route's MCP server in ``.mcp.json`` (merged with the servers already
-there), and checks that the model server answers and that ``make verify`` exists. Planning only
-reads; ``apply_plan`` writes the files the plan creates or updates, and nothing else.
+project has none, registers route's MCP server in ``.mcp.json`` by the absolute path of the
+running route (merged with the servers already there), on request adds the local-coder subagent
+(``.claude/agents/local-coder.md``), and checks that the model server answers and that ``make
+verify`` exists. Planning only reads; ``apply_plan`` writes the files the plan creates or
+updates, and nothing else. ``check_registration`` then launches the registered command and
+completes an MCP handshake with it (``registration.py``).
 
 Idempotent and careful: a file identical to the shipped one is "up to date"; a file that differs
 was changed by the user and is left alone; a ``route`` entry in ``.mcp.json`` that is not
@@ -17,11 +20,22 @@ import contextlib
 import json
 import os
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from route.claude_code.registration import (
+    MCP_SERVER_NAME,
+    HandshakeResult,
+    LaunchCommand,
+    check_handshake,
+    claude_mcp_add,
+    is_route_launch,
+    launch_of,
+    running_route,
+    same_installation,
+)
 from route.errors import UsageError
 from route.settings.locations import PACKAGE_DATA
 
@@ -31,14 +45,12 @@ if TYPE_CHECKING:
     from route.settings.config import Config
 
 SHIPPED_SKILLS = PACKAGE_DATA / "skills"
+SHIPPED_AGENTS = PACKAGE_DATA / "agents"
 MODEL_ROUTING = "model-routing"
 SCAFFOLD = "scaffold"
 SKILL_FILE = "SKILL.md"
+LOCAL_CODER = "local-coder.md"
 MCP_FILE = ".mcp.json"
-MCP_SERVER_NAME = "route"
-MCP_ENTRY: dict[str, Any] = {"type": "stdio", "command": "route", "args": ["mcp"]}
-MCP_ADD_COMMAND = "claude mcp add route -- route mcp"
-ROUTE_COMMANDS = ("route", "model-route")
 SERVER_TIMEOUT_SECONDS = 2.0
 MODELS_SHOWN = 8
 
@@ -82,6 +94,7 @@ class InitOptions:
     scaffold: bool = True  # offer the starter scaffold skill when the project has none
     mcp_json: bool = True  # register the server in .mcp.json (else: print `claude mcp add`)
     check_server: bool = True  # ask the model server whether it answers
+    agent: bool = False  # add the local-coder subagent (.claude/agents/local-coder.md)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +103,8 @@ class InitPlan:
     files: tuple[FileAction, ...]
     checks: tuple[Check, ...]
     mcp_command: str | None  # run this by hand when .mcp.json was not written
+    launch: LaunchCommand  # what .mcp.json registers: the running route, by absolute path
+    claude_command: str  # `claude mcp add --scope user ...`: the user-level choice
 
     @property
     def changes(self) -> tuple[FileAction, ...]:
@@ -105,22 +120,25 @@ def plan_init(
     *,
     client: httpx.Client | None = None,
     shipped: Path = SHIPPED_SKILLS,
-    sdk_installed: bool | None = None,
+    launch: LaunchCommand | None = None,
 ) -> InitPlan:
     """Everything ``route init`` would do in ``root``; reads only. ``client`` asks the model
-    server (default: a client with a short timeout); ``sdk_installed`` says whether the MCP
-    SDK is there (default: looked up)."""
+    server (default: a client with a short timeout); ``launch`` is the command to register
+    (default: the running route, by absolute path)."""
     options = options if options is not None else InitOptions()
+    launch = launch if launch is not None else running_route()
     root = root.resolve()
     if not root.is_dir():
         raise UsageError(f"{root} is not a directory — run route init in the project's root")
     config, config_check = _config(root)
     files = plan_files(root, options, shipped)
-    mcp_action = plan_mcp_json(root, enabled=options.mcp_json)
+    if options.agent:
+        files.append(plan_agent(root))
+    claude_command = claude_mcp_add(launch)
+    mcp_action = plan_mcp_json(root, launch, enabled=options.mcp_json)
     registered = mcp_action.action in ("create", "update", "up_to_date")
-    mcp_command = None if registered else MCP_ADD_COMMAND
+    mcp_command = None if registered else claude_command
     checks: list[Check] = [] if config_check is None else [config_check]
-    checks.append(_sdk_check(sdk_installed))
     if options.check_server:
         checks.append(_server_check(config, client))
     checks.append(check_verify(root, config.verify_command))
@@ -129,6 +147,8 @@ def plan_init(
         files=(*files, mcp_action),
         checks=tuple(checks),
         mcp_command=mcp_command,
+        launch=launch,
+        claude_command=claude_command,
     )
 
 
@@ -146,32 +166,46 @@ def _config(root: Path) -> tuple[Config, Check | None]:
 def plan_files(
     root: Path, options: InitOptions, shipped: Path = SHIPPED_SKILLS
 ) -> list[FileAction]:
-    """The skill files: model-routing for Claude Code (and ``.skills/``), the scaffold starter."""
-    routing_text = read_shipped(shipped, MODEL_ROUTING)
+    """The skill files: model-routing (its SKILL.md and the reference files beside it) for
+    Claude Code (and ``.skills/``), the scaffold starter."""
+    routing = shipped_files(shipped, MODEL_ROUTING)
     scaffold = plan_scaffold(root, options.scaffold, shipped)
-    actions = [
-        plan_file(
-            root,
-            f".claude/skills/{MODEL_ROUTING}/{SKILL_FILE}",
-            routing_text,
-            "the model-routing skill, where Claude Code loads it",
-        )
-    ]
+    folders = [(".claude/skills", "the model-routing skill, where Claude Code loads it")]
     if (root / ".skills").is_dir() or scaffold.action == "create":
-        actions.append(
-            plan_file(
-                root,
-                f".skills/{MODEL_ROUTING}/{SKILL_FILE}",
-                routing_text,
-                "the model-routing skill, beside the project's other skills",
-            )
-        )
+        folders.append((".skills", "the model-routing skill, beside the project's other skills"))
+    actions = [
+        plan_file(root, f"{folder}/{MODEL_ROUTING}/{name}", text, purpose)
+        for folder, purpose in folders
+        for name, text in routing
+    ]
     actions.append(scaffold)
     return actions
 
 
-def read_shipped(shipped: Path, name: str) -> str:
-    path = shipped / name / SKILL_FILE
+def shipped_files(shipped: Path, name: str) -> list[tuple[str, str]]:
+    """A shipped skill's files (``SKILL.md`` first, then its reference files) and their text."""
+    folder = shipped / name
+    extra = sorted(path.name for path in folder.glob("*.md") if path.name != SKILL_FILE)
+    return [(file, read_shipped(shipped, name, file)) for file in (SKILL_FILE, *extra)]
+
+
+def plan_agent(root: Path, shipped: Path = SHIPPED_AGENTS) -> FileAction:
+    """The local-coder subagent, in Claude Code's agent format."""
+    path = shipped / LOCAL_CODER
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"route's own subagent is missing at {path} — reinstall route") from exc
+    return plan_file(
+        root,
+        f".claude/agents/{LOCAL_CODER}",
+        text,
+        "the local-coder subagent: Claude delegates pattern-following code to it",
+    )
+
+
+def read_shipped(shipped: Path, name: str, file: str = SKILL_FILE) -> str:
+    path = shipped / name / file
     try:
         return path.read_text(encoding="utf-8")
     except OSError as exc:
@@ -236,47 +270,53 @@ def existing_scaffold(root: Path) -> str | None:
     return None
 
 
-def plan_mcp_json(root: Path, *, enabled: bool = True) -> FileAction:
-    """Register route's server in ``.mcp.json``, keeping every other entry."""
+def plan_mcp_json(root: Path, launch: LaunchCommand, *, enabled: bool = True) -> FileAction:
+    """Register route's server in ``.mcp.json`` as ``launch``, keeping every other entry. A
+    route entry that starts another route (a bare ``route``, which Claude Code's PATH may
+    resolve to the network tool; another environment) is updated to this one."""
+    fallback = claude_mcp_add(launch)
     if not enabled:
-        return FileAction(MCP_FILE, "skip", f"--no-mcp-json: register it with {MCP_ADD_COMMAND}")
+        return FileAction(MCP_FILE, "skip", f"--no-mcp-json: register it with {fallback}")
     path = root / MCP_FILE
     if not path.exists():
         return FileAction(
             MCP_FILE,
             "create",
-            "registers route's MCP server",
-            _mcp_text({MCP_SERVER_NAME: MCP_ENTRY}),
+            f"registers route's MCP server: {launch.shell_text()}",
+            _mcp_text({MCP_SERVER_NAME: launch.entry()}),
         )
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as error:
-        reason = f"not valid JSON ({error}): fix it, or register route with {MCP_ADD_COMMAND}"
+        reason = f"not valid JSON ({error}): fix it, or register route with {fallback}"
         return FileAction(MCP_FILE, "left_alone", reason.replace("\n", " "))
     servers = data.get("mcpServers", {}) if isinstance(data, dict) else None
     if not isinstance(data, dict) or not isinstance(servers, dict):
         return FileAction(
-            MCP_FILE,
-            "left_alone",
-            f"has no `mcpServers` object: register route with {MCP_ADD_COMMAND}",
+            MCP_FILE, "left_alone", f"has no `mcpServers` object: register route with {fallback}"
         )
     current = servers.get(MCP_SERVER_NAME)
-    if current is not None:
-        if is_route_entry(current):
-            return FileAction(MCP_FILE, "up_to_date", "route's MCP server is registered")
-        return FileAction(
-            MCP_FILE,
-            "left_alone",
-            f"its `{MCP_SERVER_NAME}` entry runs something else: {json.dumps(current)} — kept",
-        )
+    if current is None:
+        entry = launch.entry()
+        others = len(servers)
+        reason = f"adds route's MCP server ({others} other server{'s' if others != 1 else ''} kept)"
+    else:
+        registered = launch_of(current)
+        if registered is None or not is_route_launch(registered):
+            return FileAction(
+                MCP_FILE,
+                "left_alone",
+                f"its `{MCP_SERVER_NAME}` entry runs something else: {json.dumps(current)} — kept",
+            )
+        if same_installation(registered, launch):
+            shown = registered.shell_text()
+            return FileAction(MCP_FILE, "up_to_date", f"route's MCP server is registered: {shown}")
+        entry = {**current, **launch.entry()}  # keeps the user's env and other keys
+        reason = f"was `{registered.shell_text()}`, now this route: {launch.shell_text()}"
     merged = dict(data)
-    merged["mcpServers"] = {**servers, MCP_SERVER_NAME: MCP_ENTRY}
-    others = len(servers)
+    merged["mcpServers"] = {**servers, MCP_SERVER_NAME: entry}
     return FileAction(
-        MCP_FILE,
-        "update",
-        f"adds route's MCP server ({others} other server{'s' if others != 1 else ''} kept)",
-        json.dumps(merged, indent=2, ensure_ascii=False) + "\n",
+        MCP_FILE, "update", reason, json.dumps(merged, indent=2, ensure_ascii=False) + "\n"
     )
 
 
@@ -284,33 +324,42 @@ def _mcp_text(servers: dict[str, Any]) -> str:
     return json.dumps({"mcpServers": servers}, indent=2) + "\n"
 
 
-def is_route_entry(entry: object) -> bool:
-    """Whether an ``.mcp.json`` server entry runs ``route mcp`` (any options after it)."""
-    if not isinstance(entry, dict):
-        return False
-    command = entry.get("command")
-    arguments = entry.get("args", [])
-    if not isinstance(command, str) or not isinstance(arguments, list):
-        return False
-    return Path(command).name in ROUTE_COMMANDS and arguments[:1] == ["mcp"]
+def registered_launch(root: Path) -> tuple[LaunchCommand, dict[str, str]] | None:
+    """The command (and extra environment) ``.mcp.json`` registers for route, if it does."""
+    try:
+        data = json.loads((root / MCP_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None
+    servers = data.get("mcpServers") if isinstance(data, dict) else None
+    entry = servers.get(MCP_SERVER_NAME) if isinstance(servers, dict) else None
+    launch = launch_of(entry)
+    if launch is None or not isinstance(entry, dict):
+        return None
+    environment = entry.get("env")
+    extra = (
+        {str(key): str(value) for key, value in environment.items()}
+        if isinstance(environment, dict)
+        else {}
+    )
+    return launch, extra
 
 
 # --------------------------------------------------------------------------- checks
 
 
-def _sdk_check(installed: bool | None) -> Check:
-    if installed is None:
-        import importlib.util
-
-        installed = importlib.util.find_spec("mcp") is not None
-    if installed:
-        return Check("mcp", True, "the MCP SDK is installed: `route mcp` can serve")
-    return Check(
-        "mcp",
-        False,
-        "the MCP SDK is not installed, so `route mcp` cannot start: pip install 'model-route[mcp]' "
-        "(or call `route gen --json` from Bash)",
-    )
+def check_registration(
+    root: Path,
+    launch: LaunchCommand,
+    *,
+    handshake: Callable[..., HandshakeResult] = check_handshake,
+) -> Check:
+    """Launch what Claude Code will launch (``.mcp.json``'s route entry, else ``launch``) in
+    ``root`` and complete an MCP handshake with it."""
+    registered = registered_launch(root.resolve())
+    command, environment = registered if registered is not None else (launch, {})
+    result = handshake(command, root.resolve(), environment=environment)
+    where = MCP_FILE if registered is not None else "not registered in .mcp.json"
+    return Check("mcp", result.ok, f"{result.detail} ({where})")
 
 
 def _server_check(config: Config, client: httpx.Client | None) -> Check:
@@ -508,6 +557,11 @@ def _write(target: Path, action: FileAction) -> None:
 # --------------------------------------------------------------------------- reporting
 
 
+def with_check(plan: InitPlan, check: Check) -> InitPlan:
+    """The plan with one more check (the handshake, run after the files are written)."""
+    return replace(plan, checks=(*plan.checks, check))
+
+
 def plan_dict(plan: InitPlan, *, dry_run: bool) -> dict[str, Any]:
     """The plan (or what was done) as data, for ``--json``."""
     return {
@@ -527,6 +581,8 @@ def plan_dict(plan: InitPlan, *, dry_run: bool) -> dict[str, Any]:
             for check in plan.checks
         ],
         "mcp_command": plan.mcp_command,
+        "mcp_server": plan.launch.entry(),
+        "claude_command": plan.claude_command,
         "next_steps": list(next_steps(plan)),
     }
 
@@ -535,11 +591,15 @@ def next_steps(plan: InitPlan) -> tuple[str, ...]:
     steps: list[str] = []
     if plan.mcp_command is not None:
         steps.append(f"register the MCP server: {plan.mcp_command}")
+    else:
+        steps.append(f"to serve every project instead (user level): {plan.claude_command}")
     if any(a.action == "create" and SCAFFOLD + "/" in a.path for a in plan.files):
         steps.append(
             f".skills/{SCAFFOLD}/{SKILL_FILE}: replace its templates with this project's real "
             "files, then check them with `route skills show scaffold#1`"
         )
     if plan.changes:
-        steps.append("restart Claude Code in this project so it loads the skill and the server")
+        steps.append(
+            "restart Claude Code in this project so it loads the skill, the server and agents"
+        )
     return tuple(steps)

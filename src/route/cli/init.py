@@ -50,29 +50,69 @@ def command(
             "--check-server/--no-check-server", help="Ask the model server if it answers."
         ),
     ] = True,
+    agent: Annotated[
+        bool,
+        typer.Option(
+            "--agent",
+            help="Also add the local-coder subagent (.claude/agents/local-coder.md): a small "
+            "Claude model that turns requests into `generate` calls and reviews the results.",
+        ),
+    ] = False,
+    check_mcp: Annotated[
+        bool,
+        typer.Option(
+            "--check-mcp/--no-check-mcp",
+            help="Launch the registered MCP command and complete a handshake with it.",
+        ),
+    ] = True,
+    check_only: Annotated[
+        bool,
+        typer.Option(
+            "--check",
+            help="Write nothing: launch the command .mcp.json registers, complete an MCP "
+            "handshake and tools/list, and run the other checks (exit 1 if the handshake fails).",
+        ),
+    ] = False,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print the plan and results as one JSON object.")
     ] = False,
 ) -> None:
     """Set this project up for Claude Code: install the model-routing skill, offer a starter
-    scaffold skill, register `route mcp` in .mcp.json, check the model server and `make verify`.
+    scaffold skill, register `route mcp` in .mcp.json by route's absolute path (Claude Code's
+    PATH may not hold route's environment), check that the registered command answers an MCP
+    handshake, the model server and `make verify`.
 
     Safe to run again: files identical to route's are up to date, files you changed are left
-    alone, other MCP servers are kept.
+    alone, other MCP servers are kept; a registration that named a bare `route` is updated.
     """
     from route import ui
-    from route.claude_code.project_setup import InitOptions, apply_plan, plan_dict, plan_init
+    from route.claude_code.project_setup import (
+        InitOptions,
+        apply_plan,
+        check_registration,
+        plan_dict,
+        plan_init,
+        with_check,
+    )
     from route.cli.mcp import project_root
 
     root = project_root(project, Path.cwd())
-    options = InitOptions(scaffold=scaffold, mcp_json=mcp_json, check_server=check_server)
+    options = InitOptions(
+        scaffold=scaffold, mcp_json=mcp_json, check_server=check_server, agent=agent
+    )
     plan = plan_init(root, options)
-    if not dry_run:
+    if not (dry_run or check_only):
         apply_plan(plan)
+    if check_mcp or check_only:
+        plan = with_check(plan, check_registration(plan.project_root, plan.launch))
     if json_output:
-        ui.print_json(plan_dict(plan, dry_run=dry_run))
-        return
-    _print_plan(plan, dry_run=dry_run)
+        ui.print_json(plan_dict(plan, dry_run=dry_run or check_only))
+    elif check_only:
+        _print_checks(plan)
+    else:
+        _print_plan(plan, dry_run=dry_run)
+    if check_only and not all(check.ok for check in plan.checks if check.name == "mcp"):
+        raise typer.Exit(1)
 
 
 def _print_plan(plan: InitPlan, *, dry_run: bool) -> None:
@@ -83,14 +123,20 @@ def _print_plan(plan: InitPlan, *, dry_run: bool) -> None:
     ui.print_text(f"{heading} in {plan.project_root}")
     for action in plan.files:
         ui.print_text(_file_line(action, dry_run=dry_run))
-    ui.print_text("checks:")
-    for check in plan.checks:
-        ui.print_text(_check_lines(check))
+    _print_checks(plan)
     steps = next_steps(plan)
     if steps:
         ui.print_text("next:")
         for step in steps:
             ui.print_text(f"  - {step}")
+
+
+def _print_checks(plan: InitPlan) -> None:
+    from route import ui
+
+    ui.print_text("checks:")
+    for check in plan.checks:
+        ui.print_text(_check_lines(check))
 
 
 def _file_line(action: FileAction, *, dry_run: bool) -> str:

@@ -1,6 +1,8 @@
 """``route mcp``: serve route's tools to Claude Code (or any MCP client) over stdio.
 
-Register it with ``route init`` (writes ``.mcp.json``) or ``claude mcp add route -- route mcp``.
+Register it with ``route init`` (writes ``.mcp.json`` naming this route by its absolute path,
+and prints the ``claude mcp add`` command for every project); ``route init --check`` launches
+the registered command and completes an MCP handshake with it.
 The MCP SDK is an optional extra, imported only here and only when the command runs.
 """
 

@@ -135,6 +135,7 @@ def load_skill(path: Path, name: str | None = None) -> Skill:
         preamble=_strip_blank_edges("".join(lines[preamble_start:preamble_end])),
         sections=sections,
         text=body,
+        audience=_metadata_text(metadata, "audience", path),
     )
 
 

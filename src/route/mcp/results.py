@@ -1,0 +1,132 @@
+"""What ``generate`` answers: the compact result an orchestrator reads after each hand-off.
+
+A success is a few hundred characters: status, files, whether verify passed, attempts, run id.
+A failure adds its message once, the failing verify output once (the tail, bounded) and the
+next step. A dry run adds the diff, bounded. Everything else (tokens, cost, each attempt) only
+with ``detail: true``. docs/handoff-size.md measures these sizes; ``route cost`` uses them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from route.values import RunResult, VerifyResult
+
+SUCCESS_BUDGET_CHARACTERS = 400  # a success result is at most this long (tested)
+TAIL_LINES = 20  # verify output the orchestrator reads on a failure: the last lines ...
+TAIL_LINE_CHARACTERS = 200  # ... each cut to this many characters ...
+TAIL_CHARACTERS = 1500  # ... and at most this many in all
+DIFF_CHARACTERS = 6000  # a dry run's diff, at most
+
+NEXT_STEPS: dict[str, str] = {
+    "verify_failed": (
+        "fix the failing lines yourself, or call generate again with a fuller spec, the "
+        "missing convention sections and the files it must fit as context_paths"
+    ),
+    "no_files": (
+        "name the files to write in targets and in the task, then call generate again, or "
+        "write them yourself"
+    ),
+    "refused": (
+        "name the target paths (inside the project, not protected) in the task and targets, "
+        "or write these files yourself"
+    ),
+    "backend_error": "fix the model server as the message says, then call generate again",
+    "interrupted": "the run stopped: call generate again when ready",
+    "cancelled": "the project is as it was: call generate again when ready",
+    "dry_run": "nothing was written: call generate without dry_run to write it",
+    "error": "fix what the message says, then call generate again",
+}
+
+
+def compact_result(
+    result: RunResult, report: Mapping[str, Any], *, include_code: bool = False
+) -> dict[str, Any]:
+    """The result of one run for the orchestrator: small on success, the facts to act on
+    (message, verify tail, next step) on failure."""
+    from route.run.report import final_verify
+
+    data: dict[str, Any] = {
+        "status": result.status,
+        "exit_code": result.exit_code,
+        "run_id": result.run_id,
+        "files": _files(result),
+        "verify": verify_summary(final_verify(result), failed=result.status != "success"),
+        "attempts": len(result.attempts),
+    }
+    if result.status != "success":
+        data["message"] = result.message
+        next_step = NEXT_STEPS.get(result.status)
+        if next_step:
+            data["next"] = next_step
+    diff = report.get("diff")
+    if isinstance(diff, str):
+        data["diff"] = bounded(diff, DIFF_CHARACTERS)
+    if include_code and "code" in report:
+        data["code"] = report["code"]
+    if result.warnings:
+        data["warnings"] = list(result.warnings)
+    return data
+
+
+def _files(result: RunResult) -> dict[str, Any]:
+    files: dict[str, Any] = {"created": list(result.created), "changed": list(result.changed)}
+    if result.refused:
+        files["refused"] = [{"path": item.path, "reason": item.reason} for item in result.refused]
+    return files
+
+
+def verify_summary(verify: VerifyResult | None, *, failed: bool) -> dict[str, Any] | None:
+    """``passed`` true or false, or null when verify did not run (skipped, or never reached);
+    a failing verify adds its command, exit code and the bounded tail of its output."""
+    if verify is None:
+        return {"passed": None}
+    if verify.skipped_reason:
+        return {"passed": None, "skipped": verify.skipped_reason}
+    data: dict[str, Any] = {"passed": verify.passed}
+    if not verify.passed:
+        data["command"] = verify.command
+        data["exit_code"] = verify.exit_code
+        if verify.timed_out:
+            data["timed_out"] = True
+        data["tail"] = verify_tail(verify.output_tail)
+    return data
+
+
+def verify_tail(output: str) -> str:
+    """The last lines of verify's output, each line and the whole bounded."""
+    lines = [_cut(line, TAIL_LINE_CHARACTERS) for line in output.splitlines()[-TAIL_LINES:]]
+    text = "\n".join(lines)
+    return text if len(text) <= TAIL_CHARACTERS else "…" + text[-TAIL_CHARACTERS:]
+
+
+def _cut(line: str, limit: int) -> str:
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was left out."""
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f"\n… ({len(text) - limit} more characters: read the files instead)"
+
+
+def detailed_result(report: Mapping[str, Any], *, include_code: bool) -> dict[str, Any]:
+    """The full report (``route gen --json``'s shape) without the verify output each attempt
+    repeats, and without code unless asked."""
+    data = dict(report)
+    if not include_code:
+        data.pop("code", None)
+    attempts = []
+    for attempt in data.get("attempts", []):
+        verify = attempt.get("verify")
+        if isinstance(verify, dict):
+            verdict = {k: v for k, v in verify.items() if k not in ("command", "output_tail")}
+            attempts.append({**attempt, "verify": verdict})
+        else:
+            attempts.append(attempt)
+    data["attempts"] = attempts
+    if isinstance(data.get("diff"), str):
+        data["diff"] = bounded(data["diff"], DIFF_CHARACTERS)
+    return data
