@@ -6,6 +6,7 @@ its ``RouteGroup`` (which turns ``RouteError`` into a one-line message and an ex
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +57,15 @@ def test_dry_run_shows_the_plan_and_writes_nothing(project: Path) -> None:
     assert "would create   .mcp.json" in result.stdout
     assert "warn  ollama: not running at" in result.stdout
     assert "ok    verify: `make verify` exists (Makefile)" in result.stdout
+    # The command it would register answers an MCP handshake (launched for real).
+    assert f"ok    mcp: `{sys.executable} -m route mcp` answered initialize" in result.stdout
     assert files(project) == {"Makefile"}
 
 
 def test_init_twice_in_json_the_second_run_changes_nothing(project: Path) -> None:
-    first = invoke("--json")
+    first = invoke("--json", "--no-check-mcp")
     snapshot = {name: (project / name).read_bytes() for name in files(project)}
-    second = invoke("--json")
+    second = invoke("--json", "--no-check-mcp")
 
     assert first.exit_code == 0, first.output
     assert second.exit_code == 0, second.output
@@ -71,12 +74,16 @@ def test_init_twice_in_json_the_second_run_changes_nothing(project: Path) -> Non
     assert created["dry_run"] is False
     assert {item["path"] for item in created["files"] if item["action"] == "create"} == {
         ROUTING,
+        ".claude/skills/model-routing/reference.md",
         ".skills/model-routing/SKILL.md",
+        ".skills/model-routing/reference.md",
         ".skills/scaffold/SKILL.md",
         ".mcp.json",
     }
     assert {item["action"] for item in again["files"]} == {"up_to_date"}
-    assert again["next_steps"] == []
+    assert again["next_steps"] == [
+        f"to serve every project instead (user level): {again['claude_command']}"
+    ]
     assert {name: (project / name).read_bytes() for name in files(project)} == snapshot
     checks = {check["name"]: check for check in again["checks"]}
     assert checks["ollama"]["ok"] is False
@@ -89,7 +96,7 @@ def test_a_user_modified_skill_is_left_alone_and_said_so(project: Path) -> None:
     target.write_text("---\nname: model-routing\n---\n# Our routing rules\n\n## 1. Rule\n\nX.\n")
     before = target.read_bytes()
 
-    result = invoke("--no-scaffold")
+    result = invoke("--no-scaffold", "--no-check-mcp")
 
     assert result.exit_code == 0, result.output
     assert f"left alone     {ROUTING}  (modified" in result.stdout
@@ -98,10 +105,11 @@ def test_a_user_modified_skill_is_left_alone_and_said_so(project: Path) -> None:
 
 
 def test_without_mcp_json_the_claude_command_is_printed(project: Path) -> None:
-    result = invoke("--no-mcp-json", "--no-scaffold", "--no-check-server")
+    result = invoke("--no-mcp-json", "--no-scaffold", "--no-check-server", "--no-check-mcp")
 
     assert result.exit_code == 0, result.output
-    assert "claude mcp add route -- route mcp" in result.stdout
+    command = f"claude mcp add --scope user route -- {sys.executable} -m route mcp"
+    assert f"register the MCP server: {command}" in result.stdout
     assert "ollama:" not in result.stdout  # --no-check-server
     assert not (project / ".mcp.json").exists()
     assert (project / ROUTING).read_text() == (
@@ -113,7 +121,7 @@ def test_a_missing_make_verify_prints_a_suggested_target(project: Path) -> None:
     (project / "Makefile").write_text("test:\n\tpytest -q\n")
     (project / "pyproject.toml").write_text('[project]\nname = "demo"\n')
 
-    result = invoke("--dry-run", "--no-check-server")
+    result = invoke("--dry-run", "--no-check-server", "--no-check-mcp")
 
     assert result.exit_code == 0, result.output
     assert "warn  verify: Makefile has no `verify` target" in result.stdout

@@ -7,21 +7,27 @@ import json
 import os
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from route.claude_code.project_setup import (
-    MCP_ADD_COMMAND,
-    MCP_ENTRY,
     SHIPPED_SKILLS,
     InitOptions,
     InitPlan,
     apply_plan,
     check_model_server,
+    check_registration,
     check_verify,
-    is_route_entry,
     plan_dict,
     plan_init,
+)
+from route.claude_code.registration import (
+    HandshakeResult,
+    LaunchCommand,
+    claude_mcp_add,
+    is_route_launch,
+    launch_of,
 )
 from route.errors import UsageError
 from route.prompting.skills import load_skill
@@ -32,11 +38,17 @@ from tests.servers import FakeModelServer, free_port
 ROUTING_CLAUDE = ".claude/skills/model-routing/SKILL.md"
 ROUTING_SKILLS = ".skills/model-routing/SKILL.md"
 SCAFFOLD = ".skills/scaffold/SKILL.md"
+ROUTING_REFERENCE = ".claude/skills/model-routing/reference.md"
+ROUTING_SKILLS_REFERENCE = ".skills/model-routing/reference.md"
 OFFLINE = InitOptions(check_server=False)
+# The route init registers: an absolute path, as when it runs from a virtual environment.
+LAUNCH = LaunchCommand("/opt/venvs/route/bin/route", ("mcp",))
+MCP_ENTRY = LAUNCH.entry()
+MCP_ADD_COMMAND = "claude mcp add --scope user route -- /opt/venvs/route/bin/route mcp"
 
 
-def shipped(name: str) -> str:
-    return (SHIPPED_SKILLS / name / "SKILL.md").read_text(encoding="utf-8")
+def shipped(name: str, file: str = "SKILL.md") -> str:
+    return (SHIPPED_SKILLS / name / file).read_text(encoding="utf-8")
 
 
 def actions(plan: InitPlan) -> dict[str, str]:
@@ -63,11 +75,13 @@ def project(tmp_path: Path) -> Path:
 
 
 def test_init_twice_creates_everything_once_then_reports_up_to_date(project: Path) -> None:
-    first = plan_init(project, OFFLINE, sdk_installed=True)
+    first = plan_init(project, OFFLINE, launch=LAUNCH)
 
     assert actions(first) == {
         ROUTING_CLAUDE: "create",
+        ROUTING_REFERENCE: "create",
         ROUTING_SKILLS: "create",  # the scaffold starter puts the project on .skills/
+        ROUTING_SKILLS_REFERENCE: "create",
         SCAFFOLD: "create",
         ".mcp.json": "create",
     }
@@ -75,11 +89,12 @@ def test_init_twice_creates_everything_once_then_reports_up_to_date(project: Pat
     assert {action.path for action in written} == set(actions(first))
     assert (project / ROUTING_CLAUDE).read_text() == shipped("model-routing")
     assert (project / ROUTING_SKILLS).read_text() == shipped("model-routing")
+    assert (project / ROUTING_REFERENCE).read_text() == shipped("model-routing", "reference.md")
     assert (project / SCAFFOLD).read_text() == shipped("scaffold")
     assert json.loads((project / ".mcp.json").read_text()) == {"mcpServers": {"route": MCP_ENTRY}}
     after_first = tree(project)
 
-    second = plan_init(project, OFFLINE, sdk_installed=True)
+    second = plan_init(project, OFFLINE, launch=LAUNCH)
 
     assert set(actions(second).values()) == {"up_to_date"}
     assert second.changes == ()
@@ -89,11 +104,11 @@ def test_init_twice_creates_everything_once_then_reports_up_to_date(project: Pat
 
 
 def test_a_skill_file_the_user_changed_is_left_alone(project: Path) -> None:
-    apply_plan(plan_init(project, OFFLINE, sdk_installed=True))
+    apply_plan(plan_init(project, OFFLINE, launch=LAUNCH))
     edited = shipped("model-routing") + "\n## 8. Our own rule\n\nAlways cite scaffold#6.\n"
     (project / ROUTING_CLAUDE).write_text(edited)
 
-    plan = plan_init(project, OFFLINE, sdk_installed=True)
+    plan = plan_init(project, OFFLINE, launch=LAUNCH)
     apply_plan(plan)
 
     action = next(action for action in plan.files if action.path == ROUTING_CLAUDE)
@@ -108,7 +123,7 @@ def test_a_file_differing_only_in_line_endings_is_up_to_date(project: Path) -> N
     target.parent.mkdir(parents=True)
     target.write_bytes(shipped("model-routing").replace("\n", "\r\n").encode())
 
-    plan = plan_init(project, OFFLINE, sdk_installed=True)
+    plan = plan_init(project, OFFLINE, launch=LAUNCH)
 
     assert actions(plan)[ROUTING_CLAUDE] == "up_to_date"
 
@@ -118,10 +133,15 @@ def test_without_scaffold_and_without_a_skills_folder_only_claude_gets_the_skill
 ) -> None:
     options = InitOptions(scaffold=False, check_server=False)
 
-    plan = plan_init(project, options, sdk_installed=True)
+    plan = plan_init(project, options, launch=LAUNCH)
     apply_plan(plan)
 
-    assert actions(plan) == {ROUTING_CLAUDE: "create", SCAFFOLD: "skip", ".mcp.json": "create"}
+    assert actions(plan) == {
+        ROUTING_CLAUDE: "create",
+        ROUTING_REFERENCE: "create",
+        SCAFFOLD: "skip",
+        ".mcp.json": "create",
+    }
     assert not (project / ".skills").exists()
 
 
@@ -131,7 +151,7 @@ def test_a_project_with_its_own_scaffold_keeps_it_and_gets_the_skill_in_dot_skil
     project = Path(shutil.copytree(EXAMPLE_PROJECT, tmp_path / "projects-api"))
     own = (project / SCAFFOLD).read_bytes()
 
-    plan = plan_init(project, OFFLINE, sdk_installed=True)
+    plan = plan_init(project, OFFLINE, launch=LAUNCH)
     apply_plan(plan)
 
     by_path = {action.path: action for action in plan.files}
@@ -146,7 +166,7 @@ def test_a_scaffold_skill_kept_elsewhere_is_not_duplicated(project: Path) -> Non
     elsewhere.parent.mkdir(parents=True)
     elsewhere.write_text("---\nname: scaffold\n---\n# Ours\n\n## 1. Model\n\nText.\n")
 
-    plan = plan_init(project, OFFLINE, sdk_installed=True)
+    plan = plan_init(project, OFFLINE, launch=LAUNCH)
 
     by_path = {action.path: action for action in plan.files}
     assert by_path[SCAFFOLD].action == "skip"
@@ -157,7 +177,7 @@ def test_a_scaffold_skill_kept_elsewhere_is_not_duplicated(project: Path) -> Non
 def test_dry_run_plans_without_writing(project: Path) -> None:
     before = tree(project)
 
-    plan = plan_init(project, OFFLINE, sdk_installed=True)
+    plan = plan_init(project, OFFLINE, launch=LAUNCH)
     report = plan_dict(plan, dry_run=True)
 
     assert tree(project) == before
@@ -172,7 +192,7 @@ def test_apply_never_writes_through_a_link_out_of_the_project(
     outside = tmp_path / "outside"
     outside.mkdir()
     os.symlink(outside, project / ".claude")
-    plan = plan_init(project, InitOptions(scaffold=False, check_server=False), sdk_installed=True)
+    plan = plan_init(project, InitOptions(scaffold=False, check_server=False), launch=LAUNCH)
 
     with pytest.raises(UsageError, match="outside the project"):
         apply_plan(plan)
@@ -188,13 +208,13 @@ def test_mcp_json_is_merged_keeping_other_servers_and_keys(project: Path) -> Non
     original = {"mcpServers": {"github": github}, "note": "team servers"}
     (project / ".mcp.json").write_text(json.dumps(original, indent=4))
 
-    plan = plan_init(project, OFFLINE, sdk_installed=True)
+    plan = plan_init(project, OFFLINE, launch=LAUNCH)
     apply_plan(plan)
 
     merged = json.loads((project / ".mcp.json").read_text())
     assert merged == {"mcpServers": {"github": github, "route": MCP_ENTRY}, "note": "team servers"}
     assert "1 other server kept" in next(a.reason for a in plan.files if a.path == ".mcp.json")
-    assert actions(plan_init(project, OFFLINE, sdk_installed=True))[".mcp.json"] == "up_to_date"
+    assert actions(plan_init(project, OFFLINE, launch=LAUNCH))[".mcp.json"] == "up_to_date"
 
 
 @pytest.mark.parametrize(
@@ -213,7 +233,7 @@ def test_an_mcp_json_route_cannot_use_is_left_alone_with_the_command_to_run(
 ) -> None:
     (project / ".mcp.json").write_text(content)
 
-    plan = plan_init(project, OFFLINE, sdk_installed=True)
+    plan = plan_init(project, OFFLINE, launch=LAUNCH)
     apply_plan(plan)
 
     action = next(action for action in plan.files if action.path == ".mcp.json")
@@ -224,11 +244,11 @@ def test_an_mcp_json_route_cannot_use_is_left_alone_with_the_command_to_run(
 
 
 def test_no_mcp_json_prints_the_claude_command_instead(project: Path) -> None:
-    plan = plan_init(project, InitOptions(mcp_json=False, check_server=False), sdk_installed=True)
+    plan = plan_init(project, InitOptions(mcp_json=False, check_server=False), launch=LAUNCH)
     apply_plan(plan)
 
     assert actions(plan)[".mcp.json"] == "skip"
-    assert plan.mcp_command == "claude mcp add route -- route mcp"
+    assert plan.mcp_command == MCP_ADD_COMMAND
     assert not (project / ".mcp.json").exists()
     assert (
         f"register the MCP server: {MCP_ADD_COMMAND}"
@@ -242,15 +262,84 @@ def test_no_mcp_json_prints_the_claude_command_instead(project: Path) -> None:
         (MCP_ENTRY, True),
         ({"command": "route", "args": ["mcp"]}, True),
         ({"command": "/opt/bin/model-route", "args": ["mcp", "--project", "."]}, True),
+        ({"command": "/venv/bin/python", "args": ["-m", "route", "mcp"]}, True),
         ({"command": "route", "args": ["gen"]}, False),
-        ({"command": "python", "args": ["-m", "route", "mcp"]}, False),
+        ({"command": "python", "args": ["-m", "routes", "mcp"]}, False),
+        ({"command": "route", "args": ["mcp", 3]}, False),
         ("route mcp", False),
     ],
 )
-def test_route_entries_are_recognised_by_command_and_first_argument(
+def test_route_entries_are_recognised_by_command_and_arguments(
     entry: object, expected: bool
 ) -> None:
-    assert is_route_entry(entry) is expected
+    launch = launch_of(entry)
+    assert (launch is not None and is_route_launch(launch)) is expected
+
+
+@pytest.mark.parametrize(
+    "old",
+    [
+        {"command": "route", "args": ["mcp"]},  # what route init wrote before: PATH decides
+        {"command": "/gone/venv/bin/route", "args": ["mcp"]},
+    ],
+)
+def test_a_route_entry_that_starts_another_program_is_updated_keeping_its_env(
+    project: Path, old: dict[str, Any]
+) -> None:
+    entry = {**old, "env": {"OLLAMA_HOST": "http://127.0.0.1:11434"}}
+    (project / ".mcp.json").write_text(json.dumps({"mcpServers": {"route": entry}}))
+
+    plan = plan_init(project, OFFLINE, launch=LAUNCH)
+    apply_plan(plan)
+
+    action = next(action for action in plan.files if action.path == ".mcp.json")
+    assert action.action == "update"
+    assert f"was `{LaunchCommand(old['command'], ('mcp',)).shell_text()}`" in action.reason
+    written = json.loads((project / ".mcp.json").read_text())["mcpServers"]["route"]
+    assert written == {**MCP_ENTRY, "env": entry["env"]}
+
+
+def test_the_same_installation_registered_another_way_is_up_to_date(
+    project: Path, tmp_path: Path
+) -> None:
+    bin_dir = tmp_path / "venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    for name in ("route", "python"):
+        (bin_dir / name).write_text("#!/bin/sh\n")
+        (bin_dir / name).chmod(0o755)
+    registered = {"command": str(bin_dir / "python"), "args": ["-m", "route", "mcp"]}
+    (project / ".mcp.json").write_text(json.dumps({"mcpServers": {"route": registered}}))
+
+    plan = plan_init(project, OFFLINE, launch=LaunchCommand(str(bin_dir / "route"), ("mcp",)))
+
+    assert actions(plan)[".mcp.json"] == "up_to_date"
+
+
+def test_the_user_level_command_is_always_offered(project: Path) -> None:
+    plan = plan_init(project, OFFLINE, launch=LAUNCH)
+
+    assert plan.claude_command == MCP_ADD_COMMAND == claude_mcp_add(LAUNCH)
+    assert plan.mcp_command is None  # .mcp.json registers it
+    report = plan_dict(plan, dry_run=True)
+    assert report["mcp_server"] == MCP_ENTRY
+    assert any(MCP_ADD_COMMAND in step for step in report["next_steps"])
+
+
+def test_the_registration_check_launches_what_mcp_json_registers(project: Path) -> None:
+    registered = {"command": "/srv/route", "args": ["mcp"], "env": {"A": "1"}}
+    (project / ".mcp.json").write_text(json.dumps({"mcpServers": {"route": registered}}))
+    launched: list[tuple[LaunchCommand, Path, dict[str, str]]] = []
+
+    def handshake(launch: LaunchCommand, cwd: Path, *, environment: dict[str, str]) -> Any:
+        launched.append((launch, cwd, environment))
+        return HandshakeResult(False, "`/srv/route mcp` not found", "not_found")
+
+    check = check_registration(project, LAUNCH, handshake=handshake)
+
+    assert launched == [(LaunchCommand("/srv/route", ("mcp",)), project.resolve(), {"A": "1"})]
+    assert check.name == "mcp"
+    assert check.ok is False
+    assert check.detail == "`/srv/route mcp` not found (.mcp.json)"
 
 
 # --------------------------------------------------------------------------- checks
@@ -306,18 +395,17 @@ def test_plan_runs_the_server_check_through_the_given_client(project: Path) -> N
     with FakeModelServer(mode="ollama", models=["qwen2.5-coder:7b"]) as server:
         (project / "route.yaml").write_text(f"host: {server.url}\n")
         with httpx.Client(timeout=2.0) as client:
-            plan = plan_init(project, client=client, sdk_installed=False)
+            plan = plan_init(project, client=client, launch=LAUNCH)
 
     checks = {check.name: check for check in plan.checks}
     assert checks["ollama"].ok is True
-    assert checks["mcp"].ok is False
-    assert "pip install 'model-route[mcp]'" in checks["mcp"].detail
+    assert "mcp" not in checks  # the handshake runs after the files are written
 
 
 def test_a_broken_config_is_reported_and_the_checks_use_the_defaults(project: Path) -> None:
     (project / "route.yaml").write_text("modle: x\n")
 
-    plan = plan_init(project, OFFLINE, sdk_installed=True)
+    plan = plan_init(project, OFFLINE, launch=LAUNCH)
 
     config_check = plan.checks[0]
     assert config_check.name == "config"

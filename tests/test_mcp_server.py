@@ -3,6 +3,7 @@ format), against a loopback fake Ollama server and a temporary copy of examples/
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import shutil
 import sys
@@ -17,14 +18,11 @@ from mcp.types import CallToolResult, TextContent
 from route.accounting.ledger import Ledger
 from route.cli.mcp import project_root, require_mcp_sdk
 from route.errors import UsageError
+from route.mcp.results import SUCCESS_BUDGET_CHARACTERS, TAIL_CHARACTERS
 from route.local_models.hardware import Gpu, Hardware
-from route.mcp.server import (
-    GenerateRequest,
-    ProgressEvents,
-    ServerSettings,
-    build_server,
-    check_skill_references,
-)
+from route.mcp.generate import GenerateRequest
+from route.mcp.queries import check_skill_references
+from route.mcp.server import ProgressEvents, ServerSettings, build_server
 from tests.conftest import EXAMPLE_PROJECT
 from tests.servers import FakeModelServer, free_port
 
@@ -151,14 +149,19 @@ def snapshot(root: Path) -> dict[str, bytes]:
 # --------------------------------------------------------------------------- tool listing
 
 
-def test_the_server_offers_five_tools_with_the_generate_arguments(project: Path) -> None:
+def list_tools_and_initialize(project: Path) -> tuple[Any, dict[str, Any]]:
     server = build_server(settings_for(project))
 
-    async def main() -> Any:
+    async def main() -> tuple[Any, Any]:
         async with Client(server, mode="legacy") as client:
-            return await client.list_tools()
+            return client.server_info, client.server_capabilities, await client.list_tools()
 
-    tools = {tool.name: tool for tool in anyio.run(main).tools}
+    info, capabilities, listed = anyio.run(main)
+    return (info, capabilities), {tool.name: tool for tool in listed.tools}
+
+
+def test_the_server_offers_five_tools_with_the_generate_arguments(project: Path) -> None:
+    (info, capabilities), tools = list_tools_and_initialize(project)
 
     assert set(tools) == TOOL_NAMES
     generate = tools["generate"].input_schema
@@ -169,13 +172,76 @@ def test_the_server_offers_five_tools_with_the_generate_arguments(project: Path)
         "context_paths",
         "targets",
         "verify",
+        "verify_command",
+        "rollback",
         "max_attempts",
         "model",
+        "think",
         "dry_run",
         "include_code",
-        "think",
+        "detail",
     }
-    assert "context" not in generate["properties"]  # the SDK's Context is injected, not asked
+    assert "context" not in generate["properties"]
+    assert info.name == "route"
+    assert info.version == importlib.metadata.version("route")
+    # Only what the server has: tools, no prompts, no resources.
+    assert capabilities.tools is not None
+    assert capabilities.prompts is None
+    assert capabilities.resources is None
+
+
+def test_every_schema_teaches_and_refuses_unknown_arguments(project: Path) -> None:
+    _, tools = list_tools_and_initialize(project)
+
+    for tool in tools.values():
+        schema = tool.input_schema
+        assert schema["additionalProperties"] is False, tool.name
+        assert tool.title, tool.name
+        assert tool.description and "\n" not in tool.description, tool.name
+        assert "  " not in tool.description, tool.name  # no docstring indentation
+        for name, prop in schema["properties"].items():
+            assert len(prop.get("description", "")) > 15, (tool.name, name)
+        annotations = tool.annotations
+        assert annotations is not None
+        assert annotations.destructive_hint is False
+        assert annotations.open_world_hint is False
+    generate = tools["generate"].input_schema["properties"]
+    assert generate["think"]["enum"] == ["auto", "off", "on", "low", "medium", "high"]
+    assert (generate["max_attempts"]["minimum"], generate["max_attempts"]["maximum"]) == (1, 10)
+    cost = tools["cost_summary"].input_schema["properties"]
+    assert cost["by"]["enum"] == ["day", "week", "month", "model", "skill", "project", "status"]
+    context = tools["recommend_models"].input_schema["properties"]["context"]
+    assert context["minimum"] == 512
+    read_only = {name for name, tool in tools.items() if tool.annotations.read_only_hint}
+    idempotent = {name for name, tool in tools.items() if tool.annotations.idempotent_hint}
+    assert read_only == idempotent == TOOL_NAMES - {"generate"}
+
+
+@pytest.mark.parametrize(
+    ("name", "arguments", "expected"),
+    [
+        ("list_skills", {"all": True}, "list_skills has no argument 'all'"),
+        ("show_skill", {}, "'ref' is a required property"),
+        ("recommend_models", {"context": 100}, "context: must be at least 512"),
+        ("cost_summary", {"by": "colour"}, "by: must be one of day, week"),
+        ("cost_summary", {"all_projects": "yes"}, "all_projects: must be true or false"),
+        ("generate", {"task": "t", "skill": 3}, "skill: must be a string or a list"),
+        ("nope", {}, "no tool named 'nope'"),
+    ],
+)
+def test_arguments_outside_the_schema_are_one_line_errors(
+    project: Path, name: str, arguments: dict[str, Any], expected: str
+) -> None:
+    result = call(project, name, arguments)
+
+    assert result.is_error is True
+    assert expected in text_of(result)
+    assert "\n" not in text_of(result)
+    assert result.structured_content == {
+        "status": "error",
+        "exit_code": 2,
+        "message": text_of(result),
+    }
 
 
 # --------------------------------------------------------------------------- generate
@@ -199,19 +265,20 @@ def test_generate_writes_verifies_and_returns_the_compact_result_with_progress(
 
     assert result.is_error is False
     report = payload(result)
-    assert report["status"] == "success"
-    assert report["exit_code"] == 0
-    assert report["files"] == {"created": [SERVICE], "changed": [], "refused": []}
-    assert report["verify"]["passed"] is True
-    assert report["tokens"]["output"] > 0
-    assert report["cost"]["estimate"] is True
-    assert "code" not in report
+    assert report == {
+        "status": "success",
+        "exit_code": 0,
+        "run_id": report["run_id"],
+        "files": {"created": [SERVICE], "changed": []},
+        "verify": {"passed": True},
+        "attempts": 1,
+    }
+    assert result.structured_content == report
     assert "list_projects" not in text_of(result)  # the code never reaches the orchestrator
     assert (project / SERVICE).read_text().startswith('"""Business rules for projects."""')
-    # The answer is one line of compact JSON: every character costs the orchestrator.
-    assert len(text_of(result)) < 2000
+    # The answer is one line of compact JSON within the success budget.
+    assert len(text_of(result)) <= SUCCESS_BUDGET_CHARACTERS
     assert "\n" not in text_of(result)
-    assert ": " not in text_of(result).replace(report["message"], "")
 
     values = [value for value, _, _ in progress]
     messages = [message or "" for _, _, message in progress]
@@ -267,9 +334,11 @@ def test_a_verify_failure_returns_the_tail_and_is_marked_as_an_error(
     assert report["exit_code"] == 1
     assert report["files"]["created"] == [SERVICE]
     assert report["verify"]["passed"] is False
-    assert "F401" in report["verify"]["output_tail"]
-    assert [attempt["number"] for attempt in report["attempts"]] == [1, 2]
-    assert [attempt["verify"]["passed"] for attempt in report["attempts"]] == [False, False]
+    assert "F401" in report["verify"]["tail"]
+    assert len(report["verify"]["tail"]) <= TAIL_CHARACTERS
+    assert report["attempts"] == 2
+    assert report["next"]
+    assert result.structured_content == report
     # The verify output is read once: the final tail, not one per attempt.
     assert text_of(result).count("imported but unused") == 1
     # The repair round sent the verify output back to the local model.
@@ -296,7 +365,7 @@ def test_an_unsafe_answer_is_refused_and_nothing_is_written_outside_or_protected
     assert {path for path in after if before.get(path) != after[path]} == set()
 
 
-def test_a_dry_run_writes_nothing_and_returns_no_diff_without_include_code(
+def test_a_dry_run_writes_nothing_and_returns_the_diff(
     project: Path, server: FakeModelServer
 ) -> None:
     configure(project, server.url)
@@ -311,7 +380,8 @@ def test_a_dry_run_writes_nothing_and_returns_no_diff_without_include_code(
 
     report = payload(result)
     assert report["status"] == "dry_run"
-    assert "diff" not in report
+    assert f"+++ b/{SERVICE}" in report["diff"]
+    assert "+def list_projects() -> list[str]:" in report["diff"]
     assert "code" not in report
     assert snapshot(project) == before
 
@@ -362,6 +432,10 @@ def test_server_down_is_a_tool_error_with_the_cli_message(project: Path) -> None
     message = text_of(result)
     assert "not reachable" in message
     assert "ollama serve" in message
+    assert "\n" not in message
+    assert result.structured_content is not None
+    assert result.structured_content["status"] == "backend_error"
+    assert result.structured_content["exit_code"] == 3
     assert not (project / SERVICE).exists()
 
 
@@ -391,6 +465,8 @@ def test_a_failed_hand_off_costs_what_was_sent_and_read(project: Path, route_hom
         ({"task": "  ", "skill": "scaffold#3"}, "the task is empty"),
         ({"task": "service"}, "give the model something to follow"),
         ({"task": "service", "skill": "scaffold#3", "max_attempts": 0}, "max_attempts"),
+        ({"task": "service", "skill": "scaffold#3", "colour": "red"}, "no argument 'colour'"),
+        ({"task": "service", "skill": "scaffold#3", "think": "hard"}, "one of auto, off"),
     ],
 )
 def test_bad_requests_are_tool_errors_before_any_generation(
@@ -406,6 +482,10 @@ def test_bad_requests_are_tool_errors_before_any_generation(
 
     assert result.is_error is True
     assert expected in text_of(result)
+    assert result.structured_content is not None
+    assert result.structured_content["status"] == "error"
+    assert result.structured_content["exit_code"] == 2
+    assert "--" not in text_of(result)  # no command-line flag: the caller has none
     assert server.requests == []  # the model was never asked
 
 
@@ -505,7 +585,8 @@ def test_cost_summary_with_a_period_out_of_range_is_a_clear_error(project: Path)
     result = call(project, "cost_summary", {"since": "999999999d"})
 
     assert result.is_error is True
-    assert "--since '999999999d' lies outside 1970-9999" in text_of(result)
+    assert "since '999999999d' lies outside 1970-9999" in text_of(result)
+    assert "--" not in text_of(result)
 
 
 @pytest.mark.parametrize("ref", ["scaffold#③", "scaffold#²"])
@@ -514,13 +595,6 @@ def test_show_skill_with_a_digit_int_cannot_read_is_a_clear_error(project: Path,
 
     assert result.is_error is True
     assert f"has no section '{ref.partition('#')[2]}'" in text_of(result)
-
-
-def test_cost_summary_rejects_an_unknown_grouping(project: Path) -> None:
-    result = call(project, "cost_summary", {"by": "colour"})
-
-    assert result.is_error is True
-    assert "cannot group by 'colour'" in text_of(result)
 
 
 # --------------------------------------------------------------------------- units
@@ -560,11 +634,13 @@ def test_progress_is_throttled_while_text_streams_and_always_increases() -> None
 
 
 def test_generate_request_command_text_is_what_the_orchestrator_wrote() -> None:
-    request = GenerateRequest(task="service", skills=("scaffold#3",), dry_run=True)
+    request = GenerateRequest.from_arguments(
+        {"task": "service", "skill": "scaffold#3", "dry_run": True, "think": "off"}
+    )
 
     assert json.loads(request.command_text()) == {
         "name": "generate",
-        "arguments": {"task": "service", "skill": ["scaffold#3"], "dry_run": True},
+        "arguments": {"task": "service", "skill": ["scaffold#3"], "think": "off", "dry_run": True},
     }
 
 

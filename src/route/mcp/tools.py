@@ -247,10 +247,13 @@ def validate(tool: ToolSpec, arguments: Mapping[str, Any]) -> dict[str, Any]:
         error = errors[0]
         where = ".".join(str(part) for part in error.path) or tool.name
         described = tool.properties.get(str(error.path[0]), {}) if error.path else {}
-        hint = described.get("description", "")
-        message = _short(error)
-        raise UsageError(f"{where}: {message}" + (f" — {hint}" if hint else ""))
+        hint = described.get("description", "") if error.validator in _HINTED else ""
+        raise UsageError(f"{where}: {_short(error)}" + (f" — {hint}" if hint else ""))
     return dict(arguments)
+
+
+# Errors whose message gains from the property's description (an enum lists its values).
+_HINTED = ("type", "anyOf", "minLength")
 
 
 def _short(error: Any) -> str:
