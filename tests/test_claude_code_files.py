@@ -110,9 +110,9 @@ def test_the_reference_lists_exactly_the_generate_arguments() -> None:
 def test_the_mcp_column_names_only_arguments_the_tools_have() -> None:
     text = (ROUTING / "SKILL.md").read_text(encoding="utf-8")
     row_cells = [line.split("|")[2] for line in text.splitlines() if line.startswith("| ")]
-    arguments = {
-        name for cell in row_cells for name in re.findall(r"`([a-z_]+): ", cell)
-    } | {name for cell in row_cells for name in re.findall(r"`([a-z_]+)`", cell)}
+    arguments = {name for cell in row_cells for name in re.findall(r"`([a-z_]+): ", cell)} | {
+        name for cell in row_cells for name in re.findall(r"`([a-z_]+)`", cell)
+    }
     known = {name for tool in BY_NAME.values() for name in tool.properties} | set(BY_NAME)
 
     assert arguments

@@ -18,10 +18,10 @@ from mcp.types import CallToolResult, TextContent
 from route.accounting.ledger import Ledger
 from route.cli.mcp import project_root, require_mcp_sdk
 from route.errors import UsageError
-from route.mcp.results import SUCCESS_BUDGET_CHARACTERS, TAIL_CHARACTERS
 from route.local_models.hardware import Gpu, Hardware
 from route.mcp.generate import GenerateRequest
 from route.mcp.queries import check_skill_references
+from route.mcp.results import SUCCESS_BUDGET_CHARACTERS, TAIL_CHARACTERS
 from route.mcp.server import ProgressEvents, ServerSettings, build_server
 from tests.conftest import EXAMPLE_PROJECT
 from tests.servers import FakeModelServer, free_port

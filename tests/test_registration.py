@@ -142,7 +142,7 @@ def test_a_route_without_the_sdk_is_reported_as_such(tmp_path: Path) -> None:
     program = script(
         tmp_path,
         "route",
-        "echo \"route: error: \\`route mcp\\` needs the MCP SDK, an optional extra: "
+        'echo "route: error: \\`route mcp\\` needs the MCP SDK, an optional extra: '
         "pip install 'route[mcp]'\" >&2; exit 2",
     )
 
@@ -184,9 +184,7 @@ def test_an_mcp_server_that_is_not_routes_is_the_wrong_program(tmp_path: Path) -
 def test_the_running_route_script_is_registered_by_its_absolute_path(tmp_path: Path) -> None:
     program = script(tmp_path, "model-route", "true")
 
-    assert running_route(str(program), "/usr/bin/python3") == LaunchCommand(
-        str(program), ("mcp",)
-    )
+    assert running_route(str(program), "/usr/bin/python3") == LaunchCommand(str(program), ("mcp",))
     found = running_route("model-route", "/x/python", which=lambda name: str(program))
     assert found == LaunchCommand(str(program), ("mcp",))
 
