@@ -503,6 +503,39 @@ def test_list_skills_names_each_skill_with_its_sections(project: Path) -> None:
     assert scaffold["description"].startswith("Conventions and file templates")
 
 
+def test_list_skills_leaves_out_the_skills_meant_for_the_orchestrator(project: Path) -> None:
+    from route.claude_code.project_setup import InitOptions, apply_plan, plan_init
+    from route.claude_code.registration import LaunchCommand
+
+    launch = LaunchCommand("/opt/route/bin/route", ("mcp",))
+    apply_plan(plan_init(project, InitOptions(check_server=False), launch=launch))
+    assert (project / ".skills" / "model-routing" / "SKILL.md").is_file()
+
+    names = [skill["name"] for skill in payload(call(project, "list_skills"))["skills"]]
+
+    assert "scaffold" in names
+    assert "model-routing" not in names
+
+
+def test_messages_name_the_tool_arguments_not_command_line_flags(
+    project: Path, server: FakeModelServer
+) -> None:
+    configure(project, server.url)
+    (project / ".env").write_text("TOKEN=1\n")
+
+    secret = call(
+        project, "generate", {"task": "t", "skill": "scaffold#3", "context_paths": ".env"}
+    )
+    target = call(project, "generate", {"task": "t", "skill": "scaffold#3", "targets": "../x.py"})
+
+    assert "looks like a secret" in text_of(secret)
+    assert "leave it out of context_paths" in text_of(secret)
+    assert "outside the project" in text_of(target)
+    for result in (secret, target):
+        assert "--" not in text_of(result), text_of(result)
+    assert server.requests == []
+
+
 def test_show_skill_returns_the_text_sent_and_its_estimate(project: Path) -> None:
     result = call(project, "show_skill", {"ref": "scaffold#3"})
 
