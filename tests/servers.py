@@ -27,7 +27,8 @@ Answers and faults share one first-in, first-out queue consumed by the chat endp
 ``default_answer``, or answers HTTP 500 ``{"error": "no answer queued"}`` when ``default_answer``
 is None. Text is streamed in pieces of ``chunk_size`` characters; one piece counts as one token
 for ``num_predict`` / ``max_tokens`` (a longer answer is cut there with ``done_reason``
-"length"). Unless given, the prompt token count is
+"length"); ``chunk_delay`` seconds pass between pieces (a slow model). Unless given, the prompt
+token count is
 ``route.prompting.tokens.estimate_messages_tokens`` of the request's messages,
 and the output count is the number of pieces sent.
 
@@ -135,6 +136,7 @@ class FakeModelServer:
         *,
         context_length: int = 32768,
         chunk_size: int = 8,
+        chunk_delay: float = 0.0,
         parallel: int = 1,
         default_answer: str | None = DEFAULT_ANSWER,
         models: Iterable[str] | None = None,
@@ -151,6 +153,7 @@ class FakeModelServer:
         self.mode: Mode = mode
         self.context_length = context_length
         self.chunk_size = max(1, chunk_size)
+        self.chunk_delay = chunk_delay  # seconds between streamed pieces: a slow model
         self.parallel = max(1, parallel)
         self.default_answer = default_answer
         self.models = None if models is None else tuple(models)
@@ -525,6 +528,8 @@ class _Handler(BaseHTTPRequestHandler):
         self._start_stream(encoder.content_type)
         for chunk in encoder.answer(answer):
             self._write_chunk(chunk)
+            if self.fake.chunk_delay > 0:
+                self.fake._stopping.wait(self.fake.chunk_delay)
         self._end_stream()
 
     def _whole(self, answer: Answer, body: dict[str, Any], api: Api) -> None:
