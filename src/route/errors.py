@@ -30,7 +30,8 @@ with ``raise ... from exc``.
     ├── RunFailed                   exit of the run: it failed before writing anything (the
     │                                      MCP `generate` tool's one-line answer)
     ├── LedgerError                 exit 2  the ledger file is corrupt or unreadable
-    └── Interrupted                 exit 130 Ctrl-C / SIGINT / SIGTERM
+    ├── Interrupted                 exit 130 Ctrl-C / SIGINT / SIGTERM
+    └── Cancelled                   exit 130 the caller cancelled the run (an MCP client's Esc)
 
 A failed verify is a *result* (exit 1), not an exception; so is output refused as unsafe
 (exit 4, ``EXIT_UNSAFE``: the run's status is "refused"), and so is a verify that changed files
@@ -159,5 +160,12 @@ class LedgerError(RouteError):
 
 class Interrupted(RouteError):
     """The run was interrupted by the user."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class Cancelled(RouteError):
+    """The caller cancelled the run (``notifications/cancelled``, or the client went away): it
+    stops, and the files it wrote are put back (the run's status is "cancelled")."""
 
     exit_code = EXIT_INTERRUPTED

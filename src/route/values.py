@@ -237,6 +237,7 @@ RunStatus = Literal[
     "tampered",  # verify changed files it must not (restored where possible): not a success
     "backend_error",
     "interrupted",
+    "cancelled",  # the caller cancelled (an MCP client): the files it wrote were put back
     "dry_run",
     "error",
 ]

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from route.settings.config import Config
 
 # Run statuses reported as a plain tool error when the run wrote nothing.
-FAILED_BEFORE_WRITING = ("error", "backend_error", "interrupted")
+FAILED_BEFORE_WRITING = ("error", "backend_error", "interrupted", "cancelled")
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +133,9 @@ def run_generate(
     queries_check(options, root, config)
     prepared = prepare(options)  # unknown skills, sections, context files: a tool error
     load_prices(config.prices).get(config.cloud_model)  # no silent $0: fail before generating
-    result = run_generation(options, lambda: backend_for(config), events=events, prepared=prepared)
+    result = run_generation(
+        options, lambda: backend_for(config), events=events, prepared=prepared, cancel=cancel
+    )
     result, report = finish(
         result, config, command_text=request.command_text(), include_code=request.include_code
     )

@@ -9,6 +9,7 @@ prints: progress goes to the ``RunEvents`` it is given.
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from collections.abc import Callable, Collection, Sequence
@@ -24,6 +25,7 @@ from route.errors import (
     EXIT_USAGE,
     EXIT_VERIFY_FAILED,
     BackendError,
+    Cancelled,
     PromptTooLong,
     RouteError,
 )
@@ -205,11 +207,17 @@ def run_generation(
     prepared: Prepared | None = None,
     clock: Callable[[], float] = time.time,
     guard: WriteGuard | None = None,
+    cancel: threading.Event | None = None,
 ) -> RunResult:
     """Run one delegation end to end and return its result. Never raises ``RouteError`` or
     ``KeyboardInterrupt``: both become a result with the matching status and exit code.
-    ``guard``, when given, sees every attempt's write plan before anything is written."""
+    ``guard``, when given, sees every attempt's write plan before anything is written.
+    ``cancel``, once set, stops the run between streamed chunks, before writing and while
+    verify runs (its process group is killed); the files the run wrote are put back and the
+    status is ``cancelled``."""
     events = events if events is not None else SilentEvents()
+    if cancel is not None:
+        events = _CancellableEvents(events, cancel)
     run_id = uuid.uuid4().hex
     started = clock()
     state = _RunState(model=options.model)
@@ -224,16 +232,20 @@ def run_generation(
         backend = backend_factory()
         state.backend, state.endpoint = backend.name, backend.endpoint
         status, exit_code, message = _attempts(
-            options, prepared, backend, state, events, guard=guard
+            options, prepared, backend, state, events, guard=guard, cancel=cancel
         )
+    except Cancelled as error:
+        status, exit_code, message = "cancelled", error.exit_code, str(error)
     except KeyboardInterrupt:
         status, exit_code, message = "interrupted", EXIT_INTERRUPTED, "interrupted"
     except BackendError as error:
         status, exit_code, message = "backend_error", error.exit_code, str(error)
     except RouteError as error:
         status, exit_code, message = "error", error.exit_code, str(error)
-    if options.rollback and state.originals and status not in ("success", "dry_run"):
-        message = _roll_back(options, state, message)
+    if status == "cancelled" and state.originals:
+        message = _roll_back(options, state, message, "the files it wrote were put back")
+    elif options.rollback and state.originals and status not in ("success", "dry_run"):
+        message = _roll_back(options, state, message, "--rollback restored the previous files")
     return RunResult(
         run_id=run_id,
         task=options.task,
@@ -266,6 +278,7 @@ def _attempts(
     events: RunEvents,
     *,
     guard: WriteGuard | None = None,
+    cancel: threading.Event | None = None,
 ) -> tuple[RunStatus, int, str]:
     """The attempt loop: generate, write, verify, and repair until verify passes."""
     from route.backends.thinking import budget_failure
@@ -297,6 +310,7 @@ def _attempts(
             state=state,
             events=events,
             guard=guard,
+            cancel=cancel,
         )
         if options.dry_run:
             return "dry_run", EXIT_OK, "dry run: nothing was written"
@@ -370,6 +384,7 @@ def _attempt(
     state: _RunState,
     events: RunEvents,
     guard: WriteGuard | None,
+    cancel: threading.Event | None = None,
 ) -> tuple[Attempt, str | None]:
     """Parse one answer, plan its writes (through ``guard``), write and verify them, and record
     the attempt. Returns the attempt and why it failed (or None). An answer cut while the model
@@ -393,7 +408,9 @@ def _attempt(
         plan = guard(plan)
     state.refused.extend(plan.refusals)
     draft = Attempt(number, completion, parsed, plan, written=False, verify=None)
-    attempt, failure = _write_and_verify(options, plan, draft, state, events, may_change=may_change)
+    attempt, failure = _write_and_verify(
+        options, plan, draft, state, events, may_change=may_change, cancel=cancel
+    )
     state.attempts.append(attempt)
     events.attempt_finished(attempt)
     return attempt, failure
@@ -493,6 +510,7 @@ def _write_and_verify(
     events: RunEvents,
     *,
     may_change: Collection[str],
+    cancel: threading.Event | None = None,
 ) -> tuple[Attempt, str | None]:
     """Apply one attempt's plan and verify it. Returns the attempt and why it failed (or None)."""
     parsed = draft.parsed
@@ -527,13 +545,14 @@ def _write_and_verify(
         timeout_seconds=options.lock_timeout_seconds,
         on_wait=events.notice,
     ):
+        _check_cancel(cancel, "before writing: nothing was written")
         if plan.changes:
             from route.safety.writer import apply_plan
 
             apply_plan(plan, options.project_root)
             state.record_changes(plan.changes)
         verify = verify_project(
-            options.project_root, options.verify, on_start=events.verify_started
+            options.project_root, options.verify, on_start=events.verify_started, cancel=cancel
         )
     if verify.skipped_reason and options.verify is not None:
         state.warnings.append(f"verify skipped: {verify.skipped_reason}")
@@ -577,6 +596,40 @@ def _unchanged_failure(parsed: ParsedAnswer) -> str:
     )
 
 
+def _check_cancel(cancel: threading.Event | None, when: str) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled(f"cancelled {when}")
+
+
+class _CancellableEvents:
+    """The run's events, stopping the run at the next streamed chunk once ``cancel`` is set
+    (raised from inside the backend's stream, which then closes the connection)."""
+
+    def __init__(self, events: RunEvents, cancel: threading.Event) -> None:
+        self._events = events
+        self._cancel = cancel
+
+    def attempt_started(self, number: int, total: int) -> None:
+        _check_cancel(self._cancel, "before generating")
+        self._events.attempt_started(number, total)
+
+    def text(self, chunk: str) -> None:
+        _check_cancel(self._cancel, "while the model wrote: nothing of its answer was written")
+        self._events.text(chunk)
+
+    def generation_finished(self, completion: Completion) -> None:
+        self._events.generation_finished(completion)
+
+    def verify_started(self, command: str) -> None:
+        self._events.verify_started(command)
+
+    def attempt_finished(self, attempt: Attempt) -> None:
+        self._events.attempt_finished(attempt)
+
+    def notice(self, message: str) -> None:
+        self._events.notice(message)
+
+
 def _success_message(attempt: Attempt) -> str:
     verify = attempt.verify
     if verify is None or verify.skipped_reason:
@@ -603,10 +656,11 @@ def _final_failure(
     return "no_files", EXIT_VERIFY_FAILED, after
 
 
-def _roll_back(options: GenOptions, state: _RunState, message: str) -> str:
+def _roll_back(options: GenOptions, state: _RunState, message: str, done: str) -> str:
     from route.safety.verify_step import restore
 
-    message, restored = restore(tuple(state.originals.values()), options.project_root, message)
+    originals = tuple(state.originals.values())
+    message, restored = restore(originals, options.project_root, message, done=done)
     if restored:
         state.originals.clear()
     return message

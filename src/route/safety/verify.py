@@ -35,7 +35,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from route.errors import UsageError
+from route.errors import Cancelled, UsageError
 from route.safety.path_rules import DEFAULT_PROTECTED
 from route.safety.secrets import SECRET_NAME_PATTERNS, Redactor, scrub_environment
 from route.values import VerifyResult
@@ -52,6 +52,7 @@ __all__ = [
 ]
 
 DEFAULT_TAIL_BYTES = 64 * 1024
+CANCEL_POLL_SECONDS = 0.05  # how often a running verify looks at the cancel flag
 STOP_GRACE_SECONDS = 5.0
 SUPERVISOR = Path(__file__).with_name("supervise.py")
 
@@ -141,10 +142,12 @@ def run_verify(
     environment: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,
     sandbox_probe: SandboxProbe = sandbox_prefix,
+    cancel: threading.Event | None = None,
 ) -> VerifyResult:
     """Run the verify command in ``root`` and return its result (never raises for a failing,
     hanging or tampering command; KeyboardInterrupt kills everything it started, restores what
-    it changed and propagates)."""
+    it changed and propagates). Once ``cancel`` is set, the same happens and ``Cancelled`` is
+    raised."""
     from route.safety import tamper
 
     check_verify_command(settings.command)
@@ -176,7 +179,7 @@ def run_verify(
     timed_out = False
     try:
         try:
-            process.wait(timeout=settings.timeout_seconds)
+            _wait(process, settings.timeout_seconds, cancel)
         except subprocess.TimeoutExpired:
             timed_out = True
             _stop(process)
@@ -231,6 +234,26 @@ def _supervised(command: list[str], *, loopback: bool) -> list[str]:
 def _exit_code(returncode: int) -> int:
     """The command's status; the supervisor reports death by signal N as 128 + N already."""
     return 128 - returncode if returncode < 0 else returncode
+
+
+def _wait(process: subprocess.Popen[bytes], timeout: float, cancel: threading.Event | None) -> None:
+    """Wait for the process; ``TimeoutExpired`` after ``timeout`` seconds, ``Cancelled`` as
+    soon as ``cancel`` is set (the caller stops the process tree)."""
+    if cancel is None:
+        process.wait(timeout=timeout)
+        return
+    deadline = time.monotonic() + timeout
+    while True:
+        if cancel.is_set():
+            raise Cancelled("cancelled while verify ran: its processes were stopped")
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise subprocess.TimeoutExpired(process.args, timeout)
+        try:
+            process.wait(timeout=min(CANCEL_POLL_SECONDS, remaining))
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:

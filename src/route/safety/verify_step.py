@@ -9,6 +9,7 @@ through these functions, so a lock, a timeout or a failure reads the same in bot
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -43,15 +44,20 @@ def verify_project(
     settings: VerifySettings | None,
     *,
     on_start: Callable[[str], None],
+    cancel: threading.Event | None = None,
 ) -> VerifyResult:
     """Run verify in ``project_root`` (hold ``project_locked`` around it), or a skipped result
-    when ``settings`` is None (``--no-verify``)."""
+    when ``settings`` is None (``--no-verify``). ``cancel``, once set, kills verify's process
+    group and raises ``Cancelled``."""
     if settings is None:
         return VerifyResult("", True, None, "", 0.0, skipped_reason=NO_VERIFY)
+    from route.errors import Cancelled
     from route.safety.verify import run_verify
 
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled before verify")
     on_start(settings.command)
-    return run_verify(project_root, settings)
+    return run_verify(project_root, settings, cancel=cancel)
 
 
 def verify_verdict(exit_code: int | None, *, timed_out: bool, duration_seconds: float) -> str:
@@ -74,9 +80,15 @@ def verify_failure(verify: VerifyResult) -> str:
     return f"verify `{verify.command}` {verdict}"
 
 
-def restore(originals: Sequence[FileChange], project_root: Path, message: str) -> tuple[str, bool]:
-    """``--rollback``: put the previous files back. Returns the run's message saying so (or why
-    it could not) and whether the files were restored."""
+def restore(
+    originals: Sequence[FileChange],
+    project_root: Path,
+    message: str,
+    *,
+    done: str = "--rollback restored the previous files",
+) -> tuple[str, bool]:
+    """``--rollback`` (or a cancelled run): put the previous files back. Returns the run's
+    message saying so (``done``), or why it could not, and whether the files were restored."""
     from route.errors import RouteError
     from route.safety.writer import rollback
 
@@ -84,4 +96,4 @@ def restore(originals: Sequence[FileChange], project_root: Path, message: str) -
         rollback(list(originals), project_root)
     except (OSError, RouteError) as error:
         return f"{message}; rollback FAILED: {error}", False
-    return f"{message}; --rollback restored the previous files", True
+    return f"{message}; {done}", True
