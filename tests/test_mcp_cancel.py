@@ -100,9 +100,12 @@ def ledger_statuses(route_home: Path) -> list[str]:
         return [row.status for row in ledger.runs(since=None, until=None, project=None, limit=None)]
 
 
-def cancel_when(project: Path, arguments: dict[str, Any], moment: str) -> None:
+def cancel_when(
+    project: Path, arguments: dict[str, Any], moment: str, *, after: Path | None = None
+) -> None:
     """Call generate in process and cancel the call when a progress message contains
-    ``moment``; returns once the client has given up on the call."""
+    ``moment`` (and, with ``after``, once that file exists); returns once the client has
+    given up on the call."""
     settings = ServerSettings(project_root=project, progress_interval_seconds=0.0)
     server = build_server(settings)
 
@@ -111,8 +114,12 @@ def cancel_when(project: Path, arguments: dict[str, Any], moment: str) -> None:
             with anyio.CancelScope() as scope:
 
                 async def progress(value: float, total: float | None, message: str | None) -> None:
-                    if message is not None and moment in message:
-                        scope.cancel()
+                    if message is None or moment not in message:
+                        return
+                    with anyio.fail_after(WAIT_SECONDS):
+                        while after is not None and not after.exists():
+                            await anyio.sleep(0.02)
+                    scope.cancel()
 
                 await client.call_tool("generate", arguments, progress_callback=progress)
             assert scope.cancelled_caught, "the call finished before it was cancelled"
@@ -134,7 +141,7 @@ def test_cancelled_while_verify_runs_kills_it_and_puts_the_files_back(
     slow_server.enqueue(ANSWER)
     before = snapshot(project)
 
-    cancel_when(project, {"task": "service", "skill": "scaffold#3"}, "running")
+    cancel_when(project, {"task": "service", "skill": "scaffold#3"}, "running", after=pid_file)
 
     eventually(lambda: ledger_statuses(route_home) == ["cancelled"], "no cancelled ledger row")
     assert snapshot(project) == before  # the service it wrote is gone
@@ -217,6 +224,7 @@ def test_a_client_that_closes_stdin_stops_the_run_and_the_server(
             if "running" in json.loads(line).get("params", {}).get("message", ""):
                 break
         assert (project / SERVICE).exists()
+        eventually(pid_file.exists, "verify did not start")
 
         server.stdin.close()
 

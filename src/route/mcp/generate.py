@@ -10,12 +10,12 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from route.errors import RouteError, UsageError
+from route.errors import RunFailed, UsageError
 
 if TYPE_CHECKING:
     from route.mcp.server import ProgressEvents, ServerSettings
     from route.run.pipeline import GenOptions
-    from route.settings.config import Config
+    from route.settings.resolve import RunContext
 
 # Run statuses reported as a plain tool error when the run wrote nothing.
 FAILED_BEFORE_WRITING = ("error", "backend_error", "interrupted", "cancelled")
@@ -89,14 +89,12 @@ def _as_tuple(value: Sequence[str] | str | None) -> tuple[str, ...]:
     return tuple(item for item in value if item.strip())
 
 
-class RunFailed(RouteError):
-    """A run ended in an error before writing anything; the message says what to do."""
+class RunEndedEarly(RunFailed):
+    """A run that failed before writing anything, with its status for the structured error."""
 
-    def __init__(self, message: str, exit_code: int, status: str, run_id: str) -> None:
-        super().__init__(message)
-        self.exit_code = exit_code
+    def __init__(self, message: str, exit_code: int, status: str) -> None:
+        super().__init__(message, exit_code)
         self.status = status
-        self.run_id = run_id
 
 
 def run_generate(
@@ -110,57 +108,54 @@ def run_generate(
     it is a failure.
 
     Raises ``RouteError`` for what stops a run before it starts (bad settings, an unknown skill
-    or section, a context file or skill path outside the project) and ``RunFailed`` for a run
-    that failed without writing anything (the model server down, say): the orchestrator reads
-    one line. A run that wrote files always ends in a result, whatever its status.
+    or section, a context file or skill path outside the project) and ``RunEndedEarly`` for a
+    run that failed without writing anything (the model server down, say): the orchestrator
+    reads one line. A run that wrote files always ends in a result, whatever its status.
+    ``cancel``: the client cancelled the call; the run stops and puts the project back.
     """
     from route.accounting.pricing import load_prices
     from route.backends.configured import backend_for
-    from route.mcp.results import compact_result, detailed_result
-    from route.run.delegate import finish
+    from route.mcp.queries import check_skill_references, run_context
+    from route.mcp.results import compact_result, compact_text, detailed_result
+    from route.run.finish import finish
     from route.run.pipeline import prepare, run_generation
-    from route.settings.config import load_config
+    from route.run.report import report_json
     from route.settings.locations import route_home
 
-    root = settings.project_root
-    overrides = {
+    flags = {
         "model": request.model,
         "max_attempts": request.max_attempts,
         "verify_command": request.verify_command,
     }
-    config = load_config(root, overrides=overrides).config
-    options = generation_options(config, request, root, lock_home=route_home())
-    queries_check(options, root, config)
+    context = run_context(settings, flags)
+    config = context.config
+    options = generation_options(context, request, lock_home=route_home())
+    check_skill_references(options.skill_refs, context.project_root, context.skill_dirs())
     prepared = prepare(options)  # unknown skills, sections, context files: a tool error
     load_prices(config.prices).get(config.cloud_model)  # no silent $0: fail before generating
     result = run_generation(
         options, lambda: backend_for(config), events=events, prepared=prepared, cancel=cancel
     )
-    result, report = finish(
-        result, config, command_text=request.command_text(), include_code=request.include_code
-    )
+    # The hand-off the orchestrator reads is the compact answer: priced at its real size.
+    read = len(compact_text(compact_result(result)))
+    report = finish(result, config, command_text=request.command_text(), summary_characters=read)
     if result.status in FAILED_BEFORE_WRITING and not (result.created or result.changed):
-        raise RunFailed(result.message, result.exit_code, result.status, result.run_id)
+        raise RunEndedEarly(result.message, result.exit_code, result.status)
     if request.detail:
-        data = detailed_result(report, include_code=request.include_code)
-    else:
-        data = compact_result(result, report, include_code=request.include_code)
+        full = report_json(report, include_code=request.include_code, include_diff=True)
+        return detailed_result(full), result.exit_code != 0
+    data = compact_result(report.result, diff=report.diff)
+    if request.include_code:
+        data["code"] = report_json(report, include_code=True)["code"]
     return data, result.exit_code != 0
 
 
-def queries_check(options: GenOptions, root: Path, config: Config) -> None:
-    from route.mcp.queries import check_skill_references, skill_dirs
-
-    check_skill_references(options.skill_refs, root, skill_dirs(root, config))
-
-
 def generation_options(
-    config: Config, request: GenerateRequest, root: Path, *, lock_home: Path | None
+    context: RunContext, request: GenerateRequest, *, lock_home: Path | None
 ) -> GenOptions:
-    """The pipeline options for ``request`` in ``root``, as ``route gen`` would build them
-    (never force, never allow: protected files stay protected)."""
-    from route.mcp.queries import skills_dir
-    from route.run.options import RunChoices, configured_model, gen_options
+    """The pipeline options for ``request`` in the context's project, as ``route gen`` would
+    build them (never force, never allow: protected files stay protected)."""
+    from route.run.options import RunChoices, gen_options
 
     if not request.task.strip():
         raise UsageError("the task is empty: say what to write, e.g. 'service for Projects'")
@@ -170,15 +165,11 @@ def generation_options(
             "list_skills) and/or context_paths"
         )
     return gen_options(
-        config,
+        context,
         RunChoices(verify=request.verify, dry_run=request.dry_run, rollback=request.rollback),
         task=request.task,
         skill_refs=request.skills,
         context_patterns=request.context_paths,
         targets=request.targets,
-        project_root=root,
-        cwd=root,
-        model=configured_model(config),
-        skills_dir=skills_dir(root, config),
         lock_home=lock_home,
     )

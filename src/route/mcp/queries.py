@@ -5,7 +5,7 @@ returning plain dictionaries; ``server.py`` turns them into tool results."""
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,7 +14,7 @@ from route.errors import SkillError, UsageError
 if TYPE_CHECKING:
     from route.local_models.catalog import Estimate, Recommendation
     from route.mcp.server import ServerSettings
-    from route.settings.config import Config
+    from route.settings.resolve import RunContext
 
 # recommend_models lists at most this many models that fit (best first).
 RECOMMEND_LIMIT = 5
@@ -25,17 +25,12 @@ BYTES_PER_GB = 1e9
 ORCHESTRATOR_AUDIENCE = "orchestrator"
 
 
-def skill_dirs(root: Path, config: Config) -> tuple[Path, ...]:
-    from route.prompting.skills import skill_search_dirs
+def run_context(settings: ServerSettings, flags: Mapping[str, Any] | None = None) -> RunContext:
+    """The resolved settings in the server's project (its root is also the current folder)."""
+    from route.settings.resolve import resolve_context
 
-    return skill_search_dirs(root, skills_dir(root, config))
-
-
-def skills_dir(root: Path, config: Config) -> Path | None:
-    if not config.skills_dir:
-        return None
-    path = Path(config.skills_dir).expanduser()
-    return path if path.is_absolute() else root / path
+    root = settings.project_root
+    return resolve_context(root, root=root, flags=flags)
 
 
 def check_skill_references(refs: Sequence[str], root: Path, dirs: Sequence[Path]) -> None:
@@ -63,11 +58,9 @@ def skills_listing(settings: ServerSettings) -> dict[str, Any]:
     front matter says ``audience: orchestrator``, such as model-routing): what ``list_skills``
     returns."""
     from route.prompting.skills import discover_skills_with_problems
-    from route.settings.config import load_config
 
     root = settings.project_root
-    config = load_config(root).config
-    found, problems = discover_skills_with_problems(skill_dirs(root, config))
+    found, problems = discover_skills_with_problems(run_context(settings).skill_dirs())
     return {
         "skills": [
             {
@@ -87,11 +80,9 @@ def skill_excerpt(settings: ServerSettings, ref: str) -> dict[str, Any]:
     """What ``ref`` sends to the local model: what ``show_skill`` returns."""
     from route.prompting.skills import resolve_reference
     from route.prompting.tokens import estimate_tokens
-    from route.settings.config import load_config
 
     root = settings.project_root
-    config = load_config(root).config
-    dirs = skill_dirs(root, config)
+    dirs = run_context(settings).skill_dirs()
     check_skill_references((ref,), root, dirs)
     excerpt = resolve_reference(ref, dirs, root)
     return {
@@ -133,14 +124,11 @@ def model_recommendations(settings: ServerSettings, context_tokens: int) -> dict
 def installed_models(settings: ServerSettings) -> tuple[frozenset[str], str | None]:
     """Model names from the Ollama server's ``/api/tags``, or why they could not be read."""
     from route.backends.factory import make_client
-    from route.backends.hosts import ollama_base_url
     from route.backends.ollama_admin import list_installed
     from route.errors import BackendError
-    from route.settings.config import load_config
+    from route.settings.resolve import ollama_server
 
-    config = load_config(settings.project_root).config
-    base_url = ollama_base_url(config.host)
-    api_key = os.environ.get("OLLAMA_API_KEY") or None
+    base_url, api_key = ollama_server(run_context(settings).config)
     try:
         with make_client(
             connect_timeout=TAGS_TIMEOUT_SECONDS, read_timeout=TAGS_TIMEOUT_SECONDS
@@ -206,18 +194,16 @@ def cost_figures(
     """The ledger's totals for a period (this project unless ``all_projects``): what
     ``cost_summary`` returns."""
     from route.accounting import costs
-    from route.accounting.ledger import resolve_ledger_path
     from route.accounting.pricing import load_prices
-    from route.settings.config import load_config
 
-    root = settings.project_root
-    config = load_config(root).config
+    context = run_context(settings)
+    root, config = context.project_root, context.config
     table = load_prices(config.prices)
     period = costs.parse_period(since, None, now=settings.clock())
     if by is not None and by not in costs.GROUPINGS:
         raise UsageError(f"cannot group by {by!r} — use one of {', '.join(costs.GROUPINGS)}")
     project = None if all_projects else str(root)
-    ledger_path = resolve_ledger_path(None, config.ledger, project_root=root)
+    ledger_path = context.ledger_path
     records = costs.read_runs(ledger_path, since=period.since, until=period.until, project=project)
     priced = costs.price_runs(
         records, table, power_watts=config.power_watts, price_per_kwh=config.price_per_kwh

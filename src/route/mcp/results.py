@@ -40,11 +40,9 @@ NEXT_STEPS: dict[str, str] = {
 }
 
 
-def compact_result(
-    result: RunResult, report: Mapping[str, Any], *, include_code: bool = False
-) -> dict[str, Any]:
+def compact_result(result: RunResult, *, diff: str | None = None) -> dict[str, Any]:
     """The result of one run for the orchestrator: small on success, the facts to act on
-    (message, verify tail, next step) on failure."""
+    (message, verify tail, next step) on failure; a dry run's diff, bounded."""
     from route.run.report import final_verify
 
     data: dict[str, Any] = {
@@ -52,7 +50,7 @@ def compact_result(
         "exit_code": result.exit_code,
         "run_id": result.run_id,
         "files": _files(result),
-        "verify": verify_summary(final_verify(result), failed=result.status != "success"),
+        "verify": verify_summary(final_verify(result)),
         "attempts": len(result.attempts),
     }
     if result.status != "success":
@@ -60,14 +58,20 @@ def compact_result(
         next_step = NEXT_STEPS.get(result.status)
         if next_step:
             data["next"] = next_step
-    diff = report.get("diff")
-    if isinstance(diff, str):
+    if diff is not None:
         data["diff"] = bounded(diff, DIFF_CHARACTERS)
-    if include_code and "code" in report:
-        data["code"] = report["code"]
     if result.warnings:
         data["warnings"] = list(result.warnings)
     return data
+
+
+def compact_text(data: Mapping[str, Any]) -> str:
+    """One line of JSON without spaces: what the orchestrator reads (and pays for)."""
+    import json
+
+    from route.mcp.wording import for_mcp
+
+    return for_mcp(json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str))
 
 
 def _files(result: RunResult) -> dict[str, Any]:
@@ -77,7 +81,7 @@ def _files(result: RunResult) -> dict[str, Any]:
     return files
 
 
-def verify_summary(verify: VerifyResult | None, *, failed: bool) -> dict[str, Any] | None:
+def verify_summary(verify: VerifyResult | None) -> dict[str, Any]:
     """``passed`` true or false, or null when verify did not run (skipped, or never reached);
     a failing verify adds its command, exit code and the bounded tail of its output."""
     if verify is None:
@@ -112,12 +116,10 @@ def bounded(text: str, limit: int) -> str:
     return text[:limit] + f"\n… ({len(text) - limit} more characters: read the files instead)"
 
 
-def detailed_result(report: Mapping[str, Any], *, include_code: bool) -> dict[str, Any]:
+def detailed_result(report: Mapping[str, Any]) -> dict[str, Any]:
     """The full report (``route gen --json``'s shape) without the verify output each attempt
-    repeats, and without code unless asked."""
+    repeats, and a dry run's diff bounded."""
     data = dict(report)
-    if not include_code:
-        data.pop("code", None)
     attempts = []
     for attempt in data.get("attempts", []):
         verify = attempt.get("verify")

@@ -39,6 +39,7 @@ from mcp.server.lowlevel import Server
 
 from route.errors import RouteError, UsageError
 from route.mcp import queries
+from route.mcp.results import compact_text
 from route.mcp.tools import BY_NAME, TOOLS, ToolSpec, validate
 from route.mcp.wording import for_mcp
 
@@ -149,14 +150,9 @@ def serve(settings: ServerSettings) -> None:
 # --------------------------------------------------------------------------- results
 
 
-def compact_json(value: Any) -> str:
-    """One line of JSON without spaces: what the orchestrator reads (and pays for)."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
-
-
 def data_result(data: Mapping[str, Any], *, is_error: bool = False) -> types.CallToolResult:
     """A tool's answer: the compact JSON text, and the same data as structured content."""
-    text = for_mcp(compact_json(data))
+    text = compact_text(data)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=text)],
         structured_content=json.loads(text),
@@ -170,12 +166,25 @@ def error_result(error: RouteError) -> types.CallToolResult:
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=message)],
         structured_content={
-            "status": error.status,
+            "status": error_status(error),
             "exit_code": error.exit_code,
             "message": message,
         },
         is_error=True,
     )
+
+
+def error_status(error: RouteError) -> str:
+    """The run status an error stands for: the run's own when it ended early, else by kind."""
+    from route.errors import BackendError, Cancelled, Interrupted
+    from route.mcp.generate import RunEndedEarly
+
+    if isinstance(error, RunEndedEarly):
+        return error.status
+    for kind, status in ((BackendError, "backend_error"), (Cancelled, "cancelled")):
+        if isinstance(error, kind):
+            return status
+    return "interrupted" if isinstance(error, Interrupted) else "error"
 
 
 def _internal_error(error: Exception) -> types.CallToolResult:
