@@ -359,7 +359,10 @@ def test_an_unsafe_answer_is_refused_and_nothing_is_written_outside_or_protected
     report = payload(result)
     assert report["status"] == "refused"
     assert report["exit_code"] == 4
-    assert {item["path"] for item in report["files"]["refused"]} == {"../escaped.py", "Makefile"}
+    assert [item["path"] for item in report["files"]["refused"]] == ["../escaped.py", "Makefile"]
+    # Each reason is read once, not once per attempt and again in the message.
+    assert text_of(result).count("the path must stay inside the project") == 1
+    assert "--allow" not in text_of(result)
     assert not (project.parent / "escaped.py").exists()
     after = snapshot(project.parent)
     assert {path for path in after if before.get(path) != after[path]} == set()
@@ -380,6 +383,8 @@ def test_a_dry_run_writes_nothing_and_returns_the_diff(
 
     report = payload(result)
     assert report["status"] == "dry_run"
+    assert report["verify"] == {"passed": None}  # nothing was written, nothing verified
+    assert payload(call(project, "cost_summary", {"since": "all"}))["total"]["runs"] == 0
     assert f"+++ b/{SERVICE}" in report["diff"]
     assert "+def list_projects() -> list[str]:" in report["diff"]
     assert "code" not in report
@@ -421,6 +426,34 @@ def test_an_unwritable_ledger_folder_is_a_tool_error_before_the_model_is_asked(
     assert result.is_error is True
     assert "route cannot write its ledger in" in text_of(result)
     assert server.requests == []
+
+
+def test_a_skipped_verify_is_reported_as_not_passed_nor_failed(
+    project: Path, server: FakeModelServer
+) -> None:
+    configure(project, server.url)
+    server.enqueue(GOOD_SERVICE)
+
+    result = call(project, "generate", {"task": "service", "skill": "scaffold#3", "verify": False})
+
+    report = payload(result)
+    assert report["status"] == "success"
+    assert report["verify"] == {"passed": None, "skipped": "verify: false"}
+    assert len(text_of(result)) <= SUCCESS_BUDGET_CHARACTERS
+
+
+def test_detail_returns_the_full_report_on_request(project: Path, server: FakeModelServer) -> None:
+    configure(project, server.url)
+    server.enqueue(GOOD_SERVICE)
+
+    result = call(project, "generate", {"task": "service", "skill": "scaffold#3", "detail": True})
+
+    report = payload(result)
+    assert report["status"] == "success"
+    assert report["tokens"]["output"] > 0
+    assert report["cost"]["estimate"] is True
+    assert report["attempts"][0]["number"] == 1
+    assert "code" not in report
 
 
 def test_server_down_is_a_tool_error_with_the_cli_message(project: Path) -> None:

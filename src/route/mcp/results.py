@@ -54,7 +54,7 @@ def compact_result(result: RunResult, *, diff: str | None = None) -> dict[str, A
         "attempts": len(result.attempts),
     }
     if result.status != "success":
-        data["message"] = result.message
+        data["message"] = _message(result)
         next_step = NEXT_STEPS.get(result.status)
         if next_step:
             data["next"] = next_step
@@ -74,10 +74,18 @@ def compact_text(data: Mapping[str, Any]) -> str:
     return for_mcp(json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str))
 
 
+def _message(result: RunResult) -> str:
+    """The run's message, said once: a refusal's reasons are in ``files.refused`` already."""
+    if result.status == "refused" and result.refused:
+        return "every change the model proposed was refused: see files.refused"
+    return result.message
+
+
 def _files(result: RunResult) -> dict[str, Any]:
     files: dict[str, Any] = {"created": list(result.created), "changed": list(result.changed)}
     if result.refused:
-        files["refused"] = [{"path": item.path, "reason": item.reason} for item in result.refused]
+        unique = dict.fromkeys((item.path, item.reason) for item in result.refused)
+        files["refused"] = [{"path": path, "reason": reason} for path, reason in unique]
     return files
 
 

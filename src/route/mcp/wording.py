@@ -30,6 +30,13 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"or pass --skills-dir", "or set skills_dir in route.yaml"),
         (r"pass --verify CMD", "pass verify_command"),
         (r"--no-verify", "verify: false"),
+        (
+            r"--backend openai --base-url ([^\s)]+)",
+            r"backend: openai and base_url: \1 in route.yaml",
+        ),
+        (r"drop --base-url", "drop base_url from route.yaml"),
+        (r"--base-url", "base_url in route.yaml"),
+        (r"--backend", "backend in route.yaml"),
         (r"--rollback", "rollback"),
         (r"--target ", "target "),
         (r"--max-attempts", "max_attempts"),
