@@ -129,7 +129,8 @@ def test_init_checks_the_configured_endpoint_with_its_key() -> None:
 
 
 def test_mcp_installed_models_use_the_configured_endpoint(project: Path) -> None:
-    from route.mcp.server import ServerSettings, installed_models
+    from route.mcp.queries import installed_models
+    from route.mcp.server import ServerSettings
 
     (project / "route.yaml").write_text(
         f"endpoint: gpu\nendpoints:\n  gpu: {{url: '{GPU}', backend: ollama}}\n", encoding="utf-8"

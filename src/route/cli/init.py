@@ -78,9 +78,13 @@ def command(
     ] = False,
 ) -> None:
     """Set this project up for Claude Code: install the model-routing skill, offer a starter
-    scaffold skill, register `route mcp` in .mcp.json by route's absolute path (Claude Code's
-    PATH may not hold route's environment), check that the registered command answers an MCP
-    handshake, the model server and `make verify`.
+    scaffold skill, register `route mcp` in .mcp.json, check the model server and
+    `make verify`.
+
+    .mcp.json names route by its absolute path (Claude Code's PATH may not hold route's
+    environment, and may find the network tool `route` first); the command is then launched
+    and must answer an MCP handshake. For every project at once, run the `claude mcp add
+    --scope user` command it prints.
 
     Safe to run again: files identical to route's are up to date, files you changed are left
     alone, other MCP servers are kept; a registration that named a bare `route` is updated.
