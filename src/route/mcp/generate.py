@@ -34,7 +34,7 @@ class GenerateRequest:
     rollback: bool = False
     max_attempts: int | None = None
     model: str | None = None
-    think: str = "auto"
+    think: str | None = None  # None: the configured think (auto unless route.yaml sets it)
     dry_run: bool = False
     include_code: bool = False
     detail: bool = False
@@ -126,6 +126,7 @@ def run_generate(
         "model": request.model,
         "max_attempts": request.max_attempts,
         "verify_command": request.verify_command,
+        "think": request.think,
     }
     context = run_context(settings, flags)
     config = context.config

@@ -129,9 +129,8 @@ GENERATE = ToolSpec(
         "think": {
             "type": "string",
             "enum": list(THINK_LEVELS),
-            "default": "auto",
             "description": "The model's thinking: 'off' for boilerplate (faster), 'on' or a "
-            "level for harder code; 'auto' keeps the configured behaviour.",
+            "level for harder code, 'auto' to let route decide (default: route.yaml's think).",
         },
         "dry_run": {
             "type": "boolean",
