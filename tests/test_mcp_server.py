@@ -824,7 +824,7 @@ def test_generate_with_think_off_sends_it_and_keeps_reasoning_out_of_the_result(
     result = call(
         project,
         "generate",
-        {"task": "service for Projects", "skill": "scaffold#3", "think": "off"},
+        {"task": "service for Projects", "skill": "scaffold#3", "think": "off", "detail": True},
         settings=settings_for(project, progress_interval_seconds=0.0),
         progress=progress,
     )
@@ -850,3 +850,16 @@ def test_generate_with_a_bad_think_value_is_a_tool_error(
     assert result.is_error is True
     assert "auto, off, on, low, medium, high" in text_of(result)
     assert server.requests == []
+
+
+def test_an_unexpected_failure_is_a_structured_error_not_a_crash(project: Path) -> None:
+    def broken() -> Hardware:
+        raise RuntimeError("sensor exploded")
+
+    settings = ServerSettings(project_root=project, detect_hardware=broken)
+
+    result = call(project, "recommend_models", settings=settings)
+
+    assert result.is_error is True
+    assert "route failed unexpectedly (RuntimeError: sensor exploded)" in text_of(result)
+    assert result.structured_content == {"status": "internal_error", "exit_code": 70}

@@ -189,8 +189,8 @@ def error_status(error: RouteError) -> str:
 
 def _internal_error(error: Exception) -> types.CallToolResult:
     message = (
-        f"route failed unexpectedly ({type(error).__name__}: {error}) — this is a bug in "
-        "route: report it; the run's files were left as the run wrote them"
+        f"route failed unexpectedly ({type(error).__name__}: {error}) — a bug in route: "
+        "report it, and do this task yourself"
     )
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=" ".join(message.split()))],
