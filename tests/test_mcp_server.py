@@ -15,6 +15,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
+from route.accounting.costs import GROUPINGS
 from route.accounting.ledger import Ledger
 from route.cli.mcp import project_root, require_mcp_sdk
 from route.errors import UsageError
@@ -209,7 +210,8 @@ def test_every_schema_teaches_and_refuses_unknown_arguments(project: Path) -> No
     assert generate["think"]["enum"] == ["auto", "off", "on", "low", "medium", "high"]
     assert (generate["max_attempts"]["minimum"], generate["max_attempts"]["maximum"]) == (1, 10)
     cost = tools["cost_summary"].input_schema["properties"]
-    assert cost["by"]["enum"] == ["day", "week", "month", "model", "skill", "project", "status"]
+    assert cost["by"]["enum"] == list(GROUPINGS)
+    assert {"day", "model", "skill", "status"} <= set(GROUPINGS)
     context = tools["recommend_models"].input_schema["properties"]["context"]
     assert context["minimum"] == 512
     read_only = {name for name, tool in tools.items() if tool.annotations.read_only_hint}

@@ -141,9 +141,9 @@ def read_runs(
             raise UsageError(f"no ledger at {target} — check the path given with --ledger")
         return []
     with Ledger.open(target) as ledger:
-        fetched = ledger.runs(since=since, until=until, project=project, limit=None)
-    runs = [record for record in fetched if record.status != DRY_RUN]
-    return runs if limit is None else runs[:limit]
+        return ledger.runs(
+            since=since, until=until, project=project, limit=limit, leave_out=(DRY_RUN,)
+        )
 
 
 def find_run(target: Path | str, run_id_prefix: str) -> RunRecord:

@@ -191,11 +191,16 @@ class Ledger:
         project: str | None = None,
         limit: int | None = None,
         unshared: bool = False,
+        leave_out: tuple[str, ...] = (),
     ) -> list[RunRecord]:
         """Runs started in ``[since, until)`` (either bound optional), newest first; with
-        ``unshared``, only those not yet in the team ledger."""
+        ``unshared``, only those not yet in the team ledger; none whose status is in
+        ``leave_out``."""
         conditions: list[str] = []
         parameters: list[object] = []
+        if leave_out:
+            conditions.append(f"status NOT IN ({', '.join('?' for _ in leave_out)})")
+            parameters.extend(leave_out)
         if since is not None:
             conditions.append("started_at >= ?")
             parameters.append(since)
