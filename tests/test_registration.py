@@ -143,13 +143,13 @@ def test_a_route_without_the_sdk_is_reported_as_such(tmp_path: Path) -> None:
         tmp_path,
         "route",
         'echo "route: error: \\`route mcp\\` needs the MCP SDK, an optional extra: '
-        "pip install 'route[mcp]'\" >&2; exit 2",
+        "pip install 'model-route[mcp]'\" >&2; exit 2",
     )
 
     result = check_handshake(LaunchCommand(str(program), ("mcp",)), tmp_path)
 
     assert (result.ok, result.problem) == (False, "sdk_missing")
-    assert "pip install 'route[mcp]'" in result.detail
+    assert "pip install 'model-route[mcp]'" in result.detail
 
 
 def test_a_program_that_never_answers_times_out(tmp_path: Path) -> None:

@@ -27,7 +27,6 @@ GROUPINGS = ("day", "week", "month", "model", "skill", "project", "status", "use
 UNKNOWN = "(unknown)"  # who or where, on rows recorded before route kept them
 DEFAULT_SINCE = "30d"
 SUCCESS = "success"
-DRY_RUN = "dry_run"  # recorded in the ledger, but not a run for the cost reports
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([hdw])\s*$", re.IGNORECASE)
 _DURATION_SECONDS = {"h": 3600.0, "d": 86400.0, "w": 7 * 86400.0}
 _LATEST = 253_402_300_800.0  # 10000-01-01 in unix time: later times cannot be printed
@@ -134,16 +133,13 @@ def read_runs(
 ) -> list[RunRecord]:
     """Runs from the ledger at ``target`` (a file or a ``postgresql://`` URL), newest first. A
     missing file has no runs (and is not created), unless ``must_exist`` (the user named it):
-    then it is a UsageError. A dry run is not a run: it wrote nothing and saved nothing, so it
-    is left out."""
+    then it is a UsageError."""
     if isinstance(target, Path) and not target.exists():
         if must_exist:
             raise UsageError(f"no ledger at {target} — check the path given with --ledger")
         return []
     with Ledger.open(target) as ledger:
-        return ledger.runs(
-            since=since, until=until, project=project, limit=limit, leave_out=(DRY_RUN,)
-        )
+        return ledger.runs(since=since, until=until, project=project, limit=limit)
 
 
 def find_run(target: Path | str, run_id_prefix: str) -> RunRecord:

@@ -191,16 +191,11 @@ class Ledger:
         project: str | None = None,
         limit: int | None = None,
         unshared: bool = False,
-        leave_out: tuple[str, ...] = (),
     ) -> list[RunRecord]:
         """Runs started in ``[since, until)`` (either bound optional), newest first; with
-        ``unshared``, only those not yet in the team ledger; none whose status is in
-        ``leave_out``."""
+        ``unshared``, only those not yet in the team ledger."""
         conditions: list[str] = []
         parameters: list[object] = []
-        if leave_out:
-            conditions.append(f"status NOT IN ({', '.join('?' for _ in leave_out)})")
-            parameters.extend(leave_out)
         if since is not None:
             conditions.append("started_at >= ?")
             parameters.append(since)

@@ -117,7 +117,8 @@ def run_generate(
     from route.backends.configured import backend_for
     from route.mcp.queries import check_skill_references, run_context
     from route.mcp.results import compact_result, compact_text, detailed_result
-    from route.run.finish import finish
+    from route.mcp.wording import for_mcp
+    from route.run.finish import check_destinations, finish
     from route.run.pipeline import prepare, run_generation
     from route.run.report import report_json
     from route.settings.locations import route_home
@@ -134,13 +135,18 @@ def run_generate(
     check_skill_references(options.skill_refs, context.project_root, context.skill_dirs())
     prepared = prepare(options)  # unknown skills, sections, context files: a tool error
     load_prices(config.prices).get(config.cloud_model)  # no silent $0: fail before generating
+    check_destinations(options, config)  # a read-only ledger or ROUTE_HOME: before, not after
     result = run_generation(
         options, lambda: backend_for(config), events=events, prepared=prepared, cancel=cancel
     )
-    # The hand-off the orchestrator reads is the compact answer: priced at its real size.
-    read = len(compact_text(compact_result(result)))
-    report = finish(result, config, command_text=request.command_text(), summary_characters=read)
-    if result.status in FAILED_BEFORE_WRITING and not (result.created or result.changed):
+    failed = result.status in FAILED_BEFORE_WRITING and not (result.created or result.changed)
+    # The hand-off is what the orchestrator reads: the compact answer, or for a run that
+    # failed before writing its one-line message; priced at its real size.
+    answer = for_mcp(result.message) if failed else compact_text(compact_result(result))
+    report = finish(
+        result, config, command_text=request.command_text(), summary_characters=len(answer)
+    )
+    if failed:
         raise RunEndedEarly(result.message, result.exit_code, result.status)
     if request.detail:
         full = report_json(report, include_code=request.include_code, include_diff=True)

@@ -144,7 +144,7 @@ def recommendation_dict(
 ) -> dict[str, Any]:
     """A short form of a recommendation: the models that fit, best first."""
     top = result.top
-    fitting = [estimate for estimate in result.estimates if estimate.fit != "does_not_fit"]
+    fitting = [e for e in result.estimates if e.fit != "does_not_fit" and not e.unsuitable]
     hardware = result.hardware
     data: dict[str, Any] = {
         "top": top.model.tag if top else None,
@@ -159,6 +159,9 @@ def recommendation_dict(
         "context_tokens": result.settings.context_tokens,
         "models": [_estimate_dict(estimate) for estimate in fitting[:RECOMMEND_LIMIT]],
         "more_that_fit": max(0, len(fitting) - RECOMMEND_LIMIT),
+        "unsuitable": [
+            {"tag": e.model.tag, "why": e.unsuitable} for e in result.estimates if e.unsuitable
+        ],
         "installed_known": installed_known,
         "catalog_date": result.catalog_date,
         "speeds": "estimates from memory bandwidth",

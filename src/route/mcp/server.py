@@ -331,6 +331,7 @@ class ProgressEvents:
         self._interval = interval_seconds
         self._progress = 0
         self._tokens = 0
+        self._thinking = 0
         self._label = "attempt 1"
         self._started = clock()
         self._last_sent: float | None = None
@@ -338,6 +339,7 @@ class ProgressEvents:
     def attempt_started(self, number: int, total: int) -> None:
         self._label = f"attempt {number}/{total}"
         self._tokens = 0
+        self._thinking = 0
         self._started = self._clock()
         self._step(f"{self._label}: generating")
 
@@ -347,6 +349,14 @@ class ProgressEvents:
         now = self._clock()
         if self._last_sent is None or now - self._last_sent >= self._interval:
             self._emit(f"{self._label}: {self._tokens} tokens, {self._rate(now):.1f} tokens/s")
+
+    def thinking(self, chunk: str) -> None:
+        """Reasoning counts as progress; its text is never sent."""
+        self._thinking += 1
+        self._progress += 1
+        now = self._clock()
+        if self._last_sent is None or now - self._last_sent >= self._interval:
+            self._emit(f"{self._label}: thinking, {self._thinking} tokens")
 
     def generation_finished(self, completion: Completion) -> None:
         usage = completion.usage

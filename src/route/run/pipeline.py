@@ -617,6 +617,10 @@ class _CancellableEvents:
         _check_cancel(self._cancel, "while the model wrote: nothing of its answer was written")
         self._events.text(chunk)
 
+    def thinking(self, chunk: str) -> None:
+        _check_cancel(self._cancel, "while the model thought: nothing was written")
+        self._events.thinking(chunk)
+
     def generation_finished(self, completion: Completion) -> None:
         self._events.generation_finished(completion)
 
