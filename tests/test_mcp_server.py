@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -865,3 +866,37 @@ def test_an_unexpected_failure_is_a_structured_error_not_a_crash(project: Path) 
     assert result.is_error is True
     assert "route failed unexpectedly (RuntimeError: sensor exploded)" in text_of(result)
     assert result.structured_content == {"status": "internal_error", "exit_code": 70}
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "context file '.env' looks like a secret and was not sent — pass --allow .env if it "
+        "holds nothing secret",
+        "protected (matches 'Makefile'); pass --allow Makefile to let the model change it",
+        "a top-level module named 'pytest' would replace the tool or standard-library module "
+        "verify may run; pass --allow pytest.py if that is intended",
+        "would shadow the existing app/x.py (a module and a package of the same name); pass "
+        "--force to let the model do that",
+        "exists; pass it with -c/--context or use --force to let the model replace it",
+        "exists and was neither given with -c/--context nor named as a target: SEARCH/REPLACE "
+        "edits apply only to those (or use --force)",
+        "the verify command is blank: give one with --verify CMD (or verify_command in "
+        "route.yaml), or skip verify with --no-verify",
+        "no Makefile in /p: add a `verify` target or pass --verify CMD",
+        "--sandbox-best-effort: this system cannot isolate verify; it ran unisolated",
+        "skills directory /s does not exist — check --skills-dir (it should hold ...)",
+        "no skill named 'x' — Create .skills/x/SKILL.md or pass --skills-dir",
+        "--target ../x.py is outside the project root /p",
+        "Ollama is not reachable — or point route at an OpenAI-compatible server with "
+        "--backend openai --base-url URL",
+        "--since '9d' lies outside 1970-9999",
+        "verify failed; --rollback restored the previous files",
+    ],
+)
+def test_core_messages_reach_an_mcp_caller_without_command_line_flags(message: str) -> None:
+    from route.mcp.wording import for_mcp
+
+    worded = for_mcp(message)
+
+    assert not re.search(r"(?<![\w-])--?[a-z]", worded), worded

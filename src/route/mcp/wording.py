@@ -26,6 +26,27 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = tuple(
             r"pass it with -c/--context or use --force to let the model replace it",
             "name it in context_paths or targets to let the model replace it",
         ),
+        (
+            r"pass --allow \S+ if that is intended",
+            "name the module differently in the task (the MCP tools never allow it)",
+        ),
+        (
+            r"pass --force to let the model do that",
+            "name another path in the task (the MCP tools never force it)",
+        ),
+        (
+            r"neither given with -c/--context nor named as a target: SEARCH/REPLACE edits apply "
+            r"only to those \(or use --force\)",
+            "neither in context_paths nor in targets: SEARCH/REPLACE edits apply only to those",
+        ),
+        (
+            r"give one with --verify CMD \(or verify_command in route.yaml\), or skip verify "
+            r"with --no-verify",
+            "pass verify_command, or verify: false to skip it",
+        ),
+        (r"--sandbox-best-effort", "best-effort sandboxing"),
+        (r"run without --sandbox, or with", "run without sandboxing, or with"),
+        (r"--sandbox", "sandboxing"),
         (r"check --skills-dir", "check skills_dir in route.yaml"),
         (r"or pass --skills-dir", "or set skills_dir in route.yaml"),
         (r"pass --verify CMD", "pass verify_command"),
