@@ -10,7 +10,7 @@ MODEL  ?= qwen2.5-coder-1.5b
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,mcp,team]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,mcp,team,index]'
 	touch $(STAMP)
 
 install: $(STAMP)
