@@ -64,7 +64,6 @@ def test_all_limits_python_names_and_broken_code_gives_none() -> None:
 
 
 def test_javascript_and_typescript_exports_through_tree_sitter() -> None:
-    pytest.importorskip("tree_sitter_javascript", reason="the index extra is part of make install")
     source = (
         b"import x from './x';\n"
         b"export function fetchUser(id, { retries }) { return id; }\n"

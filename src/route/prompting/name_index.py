@@ -229,7 +229,7 @@ def _literal_names(value: ast.expr | None) -> set[str] | None:
 def script_names(source: bytes, suffix: str) -> list[str] | None:
     """The exported names of a JavaScript or TypeScript module (tree-sitter), in file order;
     None when no grammar is installed or the file does not parse."""
-    parser = _parser(suffix)
+    parser = script_parser(suffix)
     if parser is None:
         return None
     tree = parser.parse(source)
@@ -293,7 +293,7 @@ def _text(node: Any) -> str:
 
 
 @cache
-def _parser(suffix: str) -> Any | None:
+def script_parser(suffix: str) -> Any | None:
     """A tree-sitter parser for the suffix's language, or None without the grammar packages."""
     try:
         import tree_sitter
