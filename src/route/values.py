@@ -226,6 +226,18 @@ class VerifyResult:
     redactions: int = 0  # secrets replaced in ``output_tail`` before anyone sees it
 
 
+@dataclass(frozen=True, slots=True)
+class FixResult:
+    """What the fix step (the project's fixer on route's files, before verify) did."""
+
+    command: str  # as run, {files} replaced
+    exit_code: int | None  # None: skipped or timed out
+    changes: tuple[FileChange, ...]  # route's files it changed (kept); () when undone
+    output_tail: str
+    duration_seconds: float
+    problem: str | None = None  # why its changes were undone or it did not run; None when fine
+
+
 # --------------------------------------------------------------------------- run
 
 
@@ -243,6 +255,9 @@ RunStatus = Literal[
 ]
 
 
+Strategy = Literal["first", "repair", "focused"]
+
+
 @dataclass(frozen=True, slots=True)
 class Attempt:
     number: int  # 1-based
@@ -252,6 +267,10 @@ class Attempt:
     written: bool  # the plan was applied to disk
     verify: VerifyResult | None
     failure: str | None = None  # why this attempt did not succeed, one line
+    # How the answer was asked for: "first" (the first prompt), "repair" (the conversation with
+    # the located verify output), "focused" (a fresh conversation on the failing file alone).
+    strategy: Strategy = "first"
+    fix: FixResult | None = None  # the fix step before verify, when one ran
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,3 +313,5 @@ class RunResult:
     message: str = ""  # one line for the user (the error, or what happened)
     warnings: tuple[str, ...] = field(default=())
     ledger_note: str | None = None  # "could not record: ..." when the ledger failed
+    # On a final failure: what the orchestrator needs to take over, in one read (bounded).
+    handback: str = ""

@@ -25,7 +25,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from route.values import FileChange
+from route.values import FileChange, FixResult
 
 FILES_PLACEHOLDER = "{files}"
 # Folders not watched for changes: tool caches and environments a fixer may write to freely.
@@ -46,16 +46,6 @@ class FixSettings:
     keep_env: bool = False
     sandbox: bool = False
     extra_secret_patterns: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True, slots=True)
-class FixResult:
-    command: str  # as run, {files} replaced
-    exit_code: int | None  # None: skipped or timed out
-    changes: tuple[FileChange, ...]  # route's files it changed (kept); () when undone
-    output_tail: str
-    duration_seconds: float
-    problem: str | None = None  # why its changes were undone or it did not run; None when fine
 
 
 def command_line(template: str, files: Sequence[str]) -> str:
