@@ -142,6 +142,9 @@ def plan_init(
     if options.check_server:
         checks.append(_server_check(config, client))
     checks.append(check_verify(root, config.verify_command))
+    from route.claude_code.fix_proposal import check_fix
+
+    checks.append(check_fix(root, config.fix_command))
     return InitPlan(
         project_root=root,
         files=(*files, mcp_action),

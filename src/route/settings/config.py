@@ -62,6 +62,8 @@ class Config:
     verify_command: str = "make verify"
     verify_timeout: float = 600.0
     verify_output_tokens: int = 1500
+    # The project's fixers, run on the files route wrote before verify; {files} becomes them.
+    fix_command: str | None = None
     connect_timeout: float = 5.0
     read_timeout: float = 600.0
     protected: tuple[str, ...] = ()  # extra protected path patterns
@@ -387,6 +389,7 @@ _CHECKS: Mapping[str, Check] = {
     "verify_command": _text,
     "verify_timeout": _bounded(float, above=0),
     "verify_output_tokens": _bounded(int, least=100),
+    "fix_command": _optional(_text),
     "connect_timeout": _bounded(float, above=0),
     "read_timeout": _bounded(float, above=0),
     "protected": _text_list,
