@@ -465,3 +465,35 @@ def test_targets_are_named_in_the_closing_instruction_and_prefilled() -> None:
     assert "Write `a.py`, `b/c.ts` and `Makefile` now" in two
     assert answer_prefill("tests/test_x.py") == "tests/test_x.py\n```python\n"
     assert answer_prefill("docs/NOTES") == "docs/NOTES\n```\n"
+
+
+def test_repair_message_shows_the_located_lines_between_output_and_files() -> None:
+    located = "tests/test_x.py:2:5: F821 Undefined name `service`\n```\n>> 2 | service\n```"
+    message = build_repair_message(
+        reason="verify failed (exit 1)",
+        verify_command="make verify",
+        verify_output="tests/test_x.py:2:5: F821 Undefined name `service`\n",
+        written=["tests/test_x.py"],
+        located=located,
+    )
+    output_at = message.content.index("The last part of the output")
+    located_at = message.content.index(located)
+    written_at = message.content.index("Files on disk now")
+    assert output_at < located_at < written_at
+    without = build_repair_message(
+        reason="verify failed (exit 1)",
+        verify_command="make verify",
+        verify_output="tests/test_x.py:2:5: F821 Undefined name `service`\n",
+        written=["tests/test_x.py"],
+    )
+    assert without.content == message.content.replace(located + "\n\n", "")
+
+
+def test_the_name_index_goes_before_the_task_only_when_given() -> None:
+    plain = build_prompt("write it", [], [])
+    with_names = build_prompt("write it", [], [], names="- app.models.user (x): class User")
+    user = with_names.messages[1].content
+    assert user.startswith("# Names the project defines\n")
+    assert "- app.models.user (x): class User\n\n# Task" in user
+    assert "Names the project defines" not in plain.messages[1].content
+    assert with_names.messages[0] == plain.messages[0]

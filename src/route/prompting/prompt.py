@@ -134,9 +134,11 @@ def build_prompt(
     *,
     conventions: str = "",
     targets: Sequence[str] = (),
+    names: str = "",
 ) -> Prompt:
     """The system and user messages for one generation (deterministic). ``targets`` are the
-    project paths the answer must write (``--target``), named in the closing instruction."""
+    project paths the answer must write (``--target``), named in the closing instruction;
+    ``names`` the rendered name index (``prompting.name_index``), shown when not empty."""
     if not task.strip():
         raise UsageError("the task is empty — describe what the local model should write")
     # The edit format is offered only when there are project files to edit: small models
@@ -155,6 +157,7 @@ def build_prompt(
             "task": task.strip(),
             "skills": _render_excerpts(excerpts),
             "context": _render_context(context),
+            "names": render_template(load_template("names"), {"modules": names}) if names else "",
             "answer": _render_answer(targets),
         },
     )
@@ -214,12 +217,14 @@ def build_repair_message(
     verify_output: str,
     written: Sequence[str],
     max_output_tokens: int = 1500,
+    located: str = "",
 ) -> Message:
     """The user message that asks for corrected files after a failed attempt (deterministic).
 
     Holds why the attempt failed, the last part of the verify output (about
-    ``max_output_tokens`` tokens, the cut marked), the files written so far, and a short
-    reminder of the output format.
+    ``max_output_tokens`` tokens, the cut marked), the lines it points to in the files route
+    wrote (``located``, from ``prompting.locations``; left out when empty), the files written
+    so far, and a short reminder of the output format.
     """
     max_characters = max(0, int(max_output_tokens * LOCAL_CHARS_PER_TOKEN))
     output = tail_text(clean_output(verify_output), max_characters)
@@ -228,6 +233,7 @@ def build_repair_message(
         {
             "reason": " ".join(reason.split()) or "it could not be used.",
             "verify": _render_verify(verify_command, output),
+            "located": f"{located.strip()}\n\n" if located.strip() else "",
             "written": _render_written(written),
         },
     )
