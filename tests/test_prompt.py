@@ -497,3 +497,10 @@ def test_the_name_index_goes_before_the_task_only_when_given() -> None:
     assert "- app.models.user (x): class User\n\n# Task" in user
     assert "Names the project defines" not in plain.messages[1].content
     assert with_names.messages[0] == plain.messages[0]
+
+
+def test_the_context_section_closes_its_fence_before_the_task_heading() -> None:
+    # Found while adding the name index: "```# Task" on one line is no closing fence, so the
+    # whole rest of the prompt read as part of the last file shown.
+    user = build_prompt("t", [], [ContextFile("a.py", "x = 1\n")]).messages[1].content
+    assert "x = 1\n```\n\n# Task\n" in user

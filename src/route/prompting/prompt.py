@@ -157,7 +157,7 @@ def build_prompt(
             "task": task.strip(),
             "skills": _render_excerpts(excerpts),
             "context": _render_context(context),
-            "names": render_template(load_template("names"), {"modules": names}) if names else "",
+            "names": _render_names(names),
             "answer": _render_answer(targets),
         },
     )
@@ -204,7 +204,16 @@ def _render_context(context: Sequence[ContextFile]) -> str:
         f"Existing file `{item.path}`:\n{fenced(item.text, language_for(item.path))}"
         for item in context
     )
-    return render_template(load_template("context"), {"files": files})
+    # Templates lose their final newlines when loaded: the blank line before the next heading
+    # is added here (without it the closing fence ran into "# Task" and did not close).
+    return render_template(load_template("context"), {"files": files}) + "\n\n"
+
+
+def _render_names(names: str) -> str:
+    """The name index section, or nothing."""
+    if not names.strip():
+        return ""
+    return render_template(load_template("names"), {"modules": names.strip()}) + "\n\n"
 
 
 # --------------------------------------------------------------------------- repair
