@@ -150,14 +150,17 @@ def _one(name: str, runner: Callable[[], PartResult]) -> dict[str, Any]:
 
 
 def parse_arguments(arguments: Sequence[str] | None) -> argparse.Namespace:
+    from bench.delegation import TASKS
+
     parser = argparse.ArgumentParser(prog="bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--parts", default="all", help=f"comma list of {', '.join(PARTS)}")
     parser.add_argument("--repetitions", type=int, default=15, help="start-up runs per command")
     parser.add_argument("--sizes", default="1000,5000,20000,50000,100000")
     parser.add_argument("--stream-repetitions", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=3, help="real-model rounds")
-    parser.add_argument("--tasks", type=int, default=8, help="delegation tasks (at most 8)")
-    parser.add_argument("--budget-minutes", type=float, default=25.0,
+    parser.add_argument("--tasks", type=int, default=len(TASKS),
+                        help=f"delegation tasks (at most {len(TASKS)})")  # fmt: skip
+    parser.add_argument("--budget-minutes", type=float, default=45.0,
                         help="delegation time budget")  # fmt: skip
     parser.add_argument("--output", type=Path, default=RESULTS)
     return parser.parse_args(arguments)
