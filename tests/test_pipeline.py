@@ -232,11 +232,12 @@ def test_an_answer_that_changes_nothing_is_not_a_success(project: Path) -> None:
 
 
 def test_a_repair_answered_with_the_same_files_stops_the_run(project: Path) -> None:
-    """A stuck model repeats itself every round; route stops instead of spending more rounds.
-    Prose around the file blocks does not matter: the blocks are compared."""
+    """A stuck model repeats itself every round; with no attempt left for a focused round
+    (issue 20) route stops instead of spending more. Prose around the file blocks does not
+    matter: the blocks are compared."""
     repeated = "Sure, fixed:\n\n" + good_answer("BAD")
     backend = FakeBackend(good_answer("BAD"), repeated, good_answer("GOOD"))
-    result = run_generation(options(project, max_attempts=3), lambda: backend)
+    result = run_generation(options(project, max_attempts=2), lambda: backend)
     assert result.status == "verify_failed"
     assert len(result.attempts) == 2
     assert len(backend.history) == 2  # the third answer was never asked for

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from route.backends.base import Backend
 from route.errors import (
@@ -29,6 +29,7 @@ from route.errors import (
     PromptTooLong,
     RouteError,
 )
+from route.safety.fix_step import FixSettings
 from route.safety.verify import VerifySettings
 from route.values import (
     Attempt,
@@ -36,6 +37,7 @@ from route.values import (
     Completion,
     ContextFile,
     FileChange,
+    FixResult,
     Message,
     ParsedAnswer,
     Prompt,
@@ -43,11 +45,16 @@ from route.values import (
     RunResult,
     RunStatus,
     SkillExcerpt,
+    Strategy,
     ThinkMode,
     Usage,
     VerifyResult,
     WritePlan,
 )
+
+if TYPE_CHECKING:
+    from route.prompting.name_index import NameIndex
+    from route.repair.rounds import FocusedRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +94,10 @@ class GenOptions:
     think: ThinkMode = "auto"
     thinking_output_tokens: int | None = None
     model_thinks: bool | None = None
+    # The project's fixers, run on the files each attempt wrote before verify; None: no fix step.
+    fix: FixSettings | None = None
+    # The name index's share of the first prompt, in tokens; 0: no index.
+    name_index_tokens: int = 500
 
 
 WriteGuard = Callable[[WritePlan], WritePlan]
@@ -105,6 +116,8 @@ class Prepared:
     # The start of every answer (the first --target's path and fence), sent as a final
     # assistant message; "" without targets.
     prefill: str = ""
+    # The names the project defines beside the task's files (None: no index).
+    index: NameIndex | None = None
 
 
 class RunEvents(Protocol):
@@ -164,11 +177,25 @@ def prepare(options: GenOptions) -> Prepared:
     context = prompts.read_context_files(
         options.context_patterns, options.project_root, options.cwd, allow=options.allow
     )
-    prompt = prompts.build_prompt(options.task, excerpts, context, targets=options.targets)
+    index: NameIndex | None = None
+    names = ""
+    if options.name_index_tokens > 0:
+        from route.repair import rounds
+
+        index = rounds.name_index(options.project_root, excerpts, context, options.targets)
+        names = rounds.index_text(index, context, options.name_index_tokens)
+    prompt = prompts.build_prompt(
+        options.task, excerpts, context, targets=options.targets, names=names
+    )
     warnings = tuple(warning for excerpt in excerpts for warning in excerpt.warnings)
     prefill = prompts.answer_prefill(options.targets[0]) if options.targets else ""
     return Prepared(
-        excerpts=excerpts, context=context, prompt=prompt, warnings=warnings, prefill=prefill
+        excerpts=excerpts,
+        context=context,
+        prompt=prompt,
+        warnings=warnings,
+        prefill=prefill,
+        index=index,
     )
 
 
@@ -242,11 +269,12 @@ def run_generation(
         status, exit_code, message = "backend_error", error.exit_code, str(error)
     except RouteError as error:
         status, exit_code, message = "error", error.exit_code, str(error)
+    written = sorted(state.written_paths)
     if status == "cancelled" and state.originals:
         message = _roll_back(options, state, message, "the files it wrote were put back")
     elif options.rollback and state.originals and status not in ("success", "dry_run"):
         message = _roll_back(options, state, message, "--rollback restored the previous files")
-    return RunResult(
+    result = RunResult(
         run_id=run_id,
         task=options.task,
         skill_refs=options.skill_refs,
@@ -268,6 +296,24 @@ def run_generation(
         message=message,
         warnings=tuple(dict.fromkeys(state.warnings)),
     )
+    return _with_handback(
+        result, options, written, rolled_back=bool(written) and not state.originals
+    )
+
+
+def _with_handback(
+    result: RunResult, options: GenOptions, written: Sequence[str], *, rolled_back: bool
+) -> RunResult:
+    """A failed run's result with its hand-back (what the orchestrator needs to take over); a
+    run stopped on purpose (cancelled, interrupted) has none."""
+    if result.status in ("success", "dry_run", "cancelled", "interrupted"):
+        return result
+    from route.repair.handback import hand_back
+    from route.repair.rounds import located_errors
+
+    final = next((a.verify for a in reversed(result.attempts) if a.verify is not None), None)
+    located = located_errors(final, written, options.project_root)
+    return replace(result, handback=hand_back(result, located=located, rolled_back=rolled_back))
 
 
 def _attempts(
@@ -280,7 +326,8 @@ def _attempts(
     guard: WriteGuard | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[RunStatus, int, str]:
-    """The attempt loop: generate, write, verify, and repair until verify passes."""
+    """The attempt loop: generate, write, fix, verify, and repair until verify passes. A model
+    that repeats its answer gets one focused round (a fresh conversation on the failing file)."""
     from route.backends.thinking import budget_failure
     from route.safety.tool_names import verify_tool_names
 
@@ -290,11 +337,14 @@ def _attempts(
     last_failure = ""
     stopped = ""  # why the loop ended before max_attempts, when the model got stuck
     previous: ParsedAnswer | None = None
+    prefill = prepared.prefill
+    strategy: Strategy = "first"
+    focused_path = ""  # the one file a focused round may change
     for number in range(1, options.max_attempts + 1):
         events.attempt_started(number, options.max_attempts)
         # A partial answer (interrupt, cut stream) raises here: nothing of it is written.
         try:
-            completion = _generate(options, messages, prepared.prefill, backend, events)
+            completion = _generate(options, messages, prefill, backend, events)
         except PromptTooLong as error:
             if number == 1:
                 raise
@@ -311,6 +361,8 @@ def _attempts(
             events=events,
             guard=guard,
             cancel=cancel,
+            strategy=strategy,
+            only=focused_path,
         )
         if options.dry_run:
             return "dry_run", EXIT_OK, "dry run: nothing was written"
@@ -322,14 +374,30 @@ def _attempts(
             # The budget went to reasoning: another round would spend it the same way.
             return _budget_spent(state, failure)
         last_failure = failure
-        if previous is not None and _same_answer(attempt.parsed, previous):
-            stopped = STUCK
-            events.notice("the model repeated its previous answer: no further attempts")
+        if strategy == "focused":
+            stopped = _focused_stop(focused_path)
             break
+        if previous is not None and _same_answer(attempt.parsed, previous):
+            # Stuck in this conversation: ask once more in a fresh one, about one file.
+            focused = (
+                _focused_round(options, prepared, state) if number < options.max_attempts else None
+            )
+            if focused is None:
+                stopped = STUCK
+                events.notice("the model repeated its previous answer: no further attempts")
+                break
+            events.notice(
+                "the model repeated its previous answer: asking for SEARCH/REPLACE edits to "
+                f"{focused.path} in a fresh conversation"
+            )
+            messages, prefill, focused_path = focused.messages, focused.prefill, focused.path
+            strategy = "focused"
+            continue
         previous = attempt.parsed
         if number < options.max_attempts:
-            repair = _repair_message(options, attempt, failure, state)
+            repair = _repair_message(options, attempt, failure, state, prepared.index)
             messages = (*messages, Message("assistant", completion.text), repair)
+            strategy = "repair"
     return _final_failure(state, last_failure, stopped)
 
 
@@ -385,10 +453,13 @@ def _attempt(
     events: RunEvents,
     guard: WriteGuard | None,
     cancel: threading.Event | None = None,
+    strategy: Strategy = "first",
+    only: str = "",
 ) -> tuple[Attempt, str | None]:
-    """Parse one answer, plan its writes (through ``guard``), write and verify them, and record
-    the attempt. Returns the attempt and why it failed (or None). An answer cut while the model
-    was still reasoning is not parsed: it failed for its budget."""
+    """Parse one answer, plan its writes (through ``guard``), write, fix and verify them, and
+    record the attempt. ``only``: the one file this answer may change (a focused round).
+    Returns the attempt and why it failed (or None). An answer cut while the model was still
+    reasoning is not parsed: it failed for its budget."""
     from route.backends.thinking import budget_failure
     from route.prompting.parse import parse_answer
 
@@ -397,17 +468,23 @@ def _attempt(
     events.generation_finished(completion)
     spent = budget_failure(completion)
     if spent is not None:
-        attempt = Attempt(number, completion, ParsedAnswer(), WritePlan(), False, None, spent)
+        attempt = Attempt(
+            number, completion, ParsedAnswer(), WritePlan(), False, None, spent, strategy
+        )
         state.attempts.append(attempt)
         events.attempt_finished(attempt)
         return attempt, spent
     parsed = parse_answer(completion.text)
+    if only:
+        from route.repair.rounds import only_file
+
+        parsed = only_file(parsed, only)
     may_change = replaceable | state.written_paths
     plan = _plan(options, parsed, may_change, tool_names)
     if guard is not None:
         plan = guard(plan)
     state.refused.extend(plan.refusals)
-    draft = Attempt(number, completion, parsed, plan, written=False, verify=None)
+    draft = Attempt(number, completion, parsed, plan, written=False, verify=None, strategy=strategy)
     attempt, failure = _write_and_verify(
         options, plan, draft, state, events, may_change=may_change, cancel=cancel
     )
@@ -432,19 +509,56 @@ def _budget_spent(state: _RunState, failure: str) -> tuple[RunStatus, int, str]:
     return "no_files", EXIT_VERIFY_FAILED, failure
 
 
+def _focused_stop(path: str) -> str:
+    """Why the run stopped after the focused round (appended to the last failure)."""
+    return (
+        f"; stopped there: the model repeated its previous answer word for word, and a focused "
+        f"round on {path} did not pass either — fix it by hand or use a stronger model"
+    )
+
+
+def _focused_round(
+    options: GenOptions, prepared: Prepared, state: _RunState
+) -> FocusedRequest | None:
+    """The focused round's request, from the last verify that ran (the repeated answer changed
+    nothing, so it has none of its own); None when there is no written file to focus on."""
+    from route.repair import rounds
+
+    verify = next((a.verify for a in reversed(state.attempts) if a.verify is not None), None)
+    written = sorted(state.written_paths)
+    return rounds.focused_request(
+        locations=rounds.located_errors(verify, written, options.project_root),
+        verify=verify,
+        targets=options.targets,
+        written=written,
+        root=options.project_root,
+        index=prepared.index,
+        max_output_tokens=options.verify_output_tokens,
+    )
+
+
 def _repair_message(
-    options: GenOptions, attempt: Attempt, failure: str, state: _RunState
+    options: GenOptions,
+    attempt: Attempt,
+    failure: str,
+    state: _RunState,
+    index: NameIndex | None = None,
 ) -> Message:
-    """The next round's request: why the attempt failed, with the failed verify's output."""
+    """The next round's request: why the attempt failed, with the failed verify's output and
+    the lines it points to in the files route wrote (and where an undefined name is defined)."""
     from route.prompting.prompt import build_repair_message
+    from route.repair.rounds import located_errors, located_section
 
     verify = attempt.verify
+    written = sorted(state.written_paths)
+    located = located_errors(verify, written, options.project_root)
     return build_repair_message(
         reason=failure,
         verify_command=verify.command if verify is not None else None,
         verify_output=_failed_output(verify),
-        written=sorted(state.written_paths),
+        written=written,
         max_output_tokens=options.verify_output_tokens,
+        located=located_section(located, options.project_root, index),
     )
 
 
@@ -551,6 +665,7 @@ def _write_and_verify(
 
             apply_plan(plan, options.project_root)
             state.record_changes(plan.changes)
+        fix = _fix(options, plan, state, events)
         verify = verify_project(
             options.project_root, options.verify, on_start=events.verify_started, cancel=cancel
         )
@@ -561,7 +676,31 @@ def _write_and_verify(
             "--sandbox-best-effort: this system cannot isolate verify; it ran unisolated"
         )
     verdict = None if verify.passed else verify_failure(verify)
-    return attempt(bool(plan.changes), verify, verdict), verdict
+    return replace(attempt(bool(plan.changes), verify, verdict), fix=fix), verdict
+
+
+def _fix(
+    options: GenOptions, plan: WritePlan, state: _RunState, events: RunEvents
+) -> FixResult | None:
+    """The fix step on this attempt's files; its changes become route's changes."""
+    if options.fix is None or not plan.changes:
+        return None
+    from route.repair.rounds import fix_notice
+    from route.safety.fix_step import run_fix
+
+    result = run_fix(
+        options.project_root,
+        options.fix,
+        [change.path for change in plan.changes],
+        state.written_paths,
+    )
+    state.record_changes(result.changes)
+    notice = fix_notice(result)
+    if notice is not None:
+        events.notice(notice)
+    if result.problem:
+        state.warnings.append(f"fix step: {result.problem}")
+    return result
 
 
 def _missing_targets(targets: Sequence[str], parsed: ParsedAnswer) -> list[str]:
