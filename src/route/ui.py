@@ -345,6 +345,9 @@ def render_run_report(report: RunReport, *, plain: bool | None = None) -> None:
         lines.extend(_verify_tail(final.output_tail))
     lines.extend(_verify_safety_lines(final))
     lines.extend(f"  warning: {warning}" for warning in result.warnings)
+    if result.handback:
+        lines.append("hand-back:")
+        lines.extend(f"  {line}" for line in result.handback.splitlines())
     _print_lines(lines)
     figures = {
         "tokens": {"prompt": usage.prompt_tokens, "output": usage.output_tokens},

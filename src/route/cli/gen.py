@@ -96,6 +96,8 @@ def gen(
     ] = None,
     verify: options.VerifyOption = None,
     no_verify: options.NoVerifyOption = False,
+    fix: options.FixOption = None,
+    no_fix: options.NoFixOption = False,
     max_attempts: Annotated[
         int | None, typer.Option(help="Attempts including repair rounds (default 3).")
     ] = None,
@@ -135,8 +137,9 @@ def gen(
     """Generate code with the local model, write it safely, verify, repair, report.
 
     The task plus the cited skill sections become the prompt; the answer streams live; files
-    are written only inside the project (never .git, the Makefile, CI or secrets); `make verify`
-    runs; on failure the model gets the verify output and tries again.
+    are written only inside the project (never .git, the Makefile, CI or secrets); the fix
+    command (if any) tidies them; `make verify` runs; on failure the model gets the verify
+    output with the lines it points to, and tries again.
     """
     from route import ui
     from route.run.options import RunChoices
@@ -157,11 +160,13 @@ def gen(
         think=think,
     )
     overrides["endpoint"] = endpoint
+    overrides["fix_command"] = fix
     cwd = Path.cwd()
     resolved = options.load_project_config(cwd, project, overrides)
     config = resolved.config
     choices = RunChoices(
         verify=not no_verify,
+        fix=not no_fix,
         keep_env=tuple(keep_env or ()),
         sandbox=options.sandbox_mode(sandbox, sandbox_best_effort),
         allow=tuple(allow or ()),

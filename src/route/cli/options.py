@@ -23,6 +23,16 @@ VerifyOption = Annotated[
     str | None, typer.Option("--verify", help="Verify command (default: make verify).")
 ]
 NoVerifyOption = Annotated[bool, typer.Option("--no-verify", help="Do not run verify.")]
+FixOption = Annotated[
+    str | None,
+    typer.Option(
+        "--fix",
+        help="Fix command run on the files route wrote before verify ({files} becomes them), "
+        "e.g. 'ruff check --fix --exit-zero {files} && ruff format {files}' (default: "
+        "fix_command from the config).",
+    ),
+]
+NoFixOption = Annotated[bool, typer.Option("--no-fix", help="Do not run the fix command.")]
 MaxOutputTokensOption = Annotated[
     int | None,
     typer.Option(

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from route.run.pipeline import GenOptions
+    from route.safety.fix_step import FixSettings
     from route.safety.verify import SandboxMode, VerifySettings
     from route.settings.config import Config
     from route.settings.resolve import RunContext
@@ -28,6 +29,7 @@ class RunChoices:
     environment flags)."""
 
     verify: bool = True  # False: --no-verify
+    from route.safety.fix_step import FixSettings
     keep_env: tuple[str, ...] = ()  # --keep-env NAME: variables verify keeps
     sandbox: SandboxMode = "off"  # --sandbox: "strict"; --sandbox-best-effort: "best-effort"
     allow: tuple[str, ...] = ()
@@ -46,6 +48,24 @@ def verify_settings(config: Config, choices: RunChoices) -> VerifySettings | Non
         return None
     return VerifySettings(
         command=check_verify_command(config.verify_command),
+        timeout_seconds=config.verify_timeout,
+        keep_env=choices.keep_env,
+        sandbox=choices.sandbox,
+        extra_secret_patterns=tuple(config.scrub_env),
+        protected=(*DEFAULT_PROTECTED, *config.protected),
+    )
+
+
+def fix_settings(config: Config, choices: RunChoices) -> FixSettings | None:
+    """How the fix step runs for these choices, or None when there is none."""
+    from route.safety.fix_step import FixSettings
+
+    if not choices.fix or not config.fix_command or not config.fix_command.strip():
+        return None
+    from route.safety.path_rules import DEFAULT_PROTECTED
+
+    return FixSettings(
+        command=config.fix_command,
         timeout_seconds=config.verify_timeout,
         keep_env=choices.keep_env,
         sandbox=choices.sandbox,
@@ -105,6 +125,7 @@ def gen_options(
         seed=config.seed,
         keep_alive=config.keep_alive,
         verify=verify,
+        fix=fix_settings(config, choices),
         verify_output_tokens=config.verify_output_tokens,
         allow=choices.allow,
         protected_extra=tuple(config.protected),

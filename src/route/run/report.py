@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from route.values import Attempt, RunResult, Usage, VerifyResult
+from route.values import Attempt, FixResult, RunResult, Usage, VerifyResult
 
 if TYPE_CHECKING:
     from route.accounting.recording import Recorded
@@ -78,6 +78,7 @@ def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
     usage = attempt.completion.usage
     data: dict[str, Any] = {
         "number": attempt.number,
+        "strategy": attempt.strategy,
         "failure": attempt.failure,
         # What this attempt wrote: an attempt that was refused or failed wrote nothing.
         "files": [change.path for change in attempt.plan.changes] if attempt.written else [],
@@ -85,10 +86,29 @@ def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
         "output_tokens": usage.output_tokens,
         "tokens_per_second": round(usage.tokens_per_second, 1),
         "verify": _verify_dict(attempt.verify, full=False),
+        "fix": _fix_dict(attempt.fix),
     }
     if usage.reasoning_tokens:
         data["reasoning_tokens"] = usage.reasoning_tokens
     return data
+
+
+def _fix_dict(fix: FixResult | None) -> dict[str, Any] | None:
+    if fix is None:
+        return None
+    return {
+        "command": fix.command,
+        "exit_code": fix.exit_code,
+        "changed": [change.path for change in fix.changes],
+        "problem": fix.problem,
+    }
+
+
+def passing_strategy(result: RunResult) -> str | None:
+    """How the passing answer was asked for ("first", "repair", "focused"), or None."""
+    if result.status != "success" or not result.attempts:
+        return None
+    return result.attempts[-1].strategy
 
 
 def final_verify(result: RunResult) -> VerifyResult | None:
@@ -125,6 +145,7 @@ def result_to_dict(
             "refused": [{"path": r.path, "reason": r.reason} for r in result.refused],
         },
         "attempts": [_attempt_dict(attempt) for attempt in result.attempts],
+        "strategy": passing_strategy(result),
         "verify": _verify_dict(verify, full=False),
         "tokens": _tokens_dict(usage),
         "duration_seconds": round(result.duration_seconds, 2),
@@ -133,6 +154,8 @@ def result_to_dict(
         "ledger": _ledger_dict(result, recorded),
         "warnings": list(result.warnings),
     }
+    if result.handback:
+        data["handback"] = result.handback
     if include_code:
         data["code"] = _final_code(result)
     return data

@@ -24,8 +24,13 @@ import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from route.safety.path_rules import DEFAULT_PROTECTED
 from route.values import FileChange, FixResult
+
+if TYPE_CHECKING:
+    from route.safety.verify import SandboxMode
 
 FILES_PLACEHOLDER = "{files}"
 # Folders not watched for changes: tool caches and environments a fixer may write to freely.
@@ -41,11 +46,14 @@ MAX_WATCHED_FILES = 50_000
 
 @dataclass(frozen=True, slots=True)
 class FixSettings:
+    """How the fix step runs: like verify (``VerifySettings``), with the user's fix command."""
+
     command: str  # may hold {files}
     timeout_seconds: float = 300.0
-    keep_env: bool = False
-    sandbox: bool = False
+    keep_env: tuple[str, ...] = ()  # variables kept although they look like secrets
+    sandbox: SandboxMode = "off"
     extra_secret_patterns: tuple[str, ...] = ()
+    protected: tuple[str, ...] = DEFAULT_PROTECTED  # what verify's tamper check watches
 
 
 def command_line(template: str, files: Sequence[str]) -> str:
@@ -80,6 +88,7 @@ def run_fix(
             keep_env=settings.keep_env,
             sandbox=settings.sandbox,
             extra_secret_patterns=settings.extra_secret_patterns,
+            protected=settings.protected,
         ),
         environment=environment,
         clock=clock,
