@@ -71,7 +71,9 @@ def test_write_verify_repair_report_and_ledger(
         server.enqueue(FIXED_SERVICE)
         result = CliRunner().invoke(
             app,
-            ["gen", "service for Projects", "--skill", "scaffold#3", "--json", "--model", "coder"],
+            # --no-fix: the example's fix step would remove the unused import before verify.
+            ["gen", "service for Projects", "--skill", "scaffold#3", "--json", "--model", "coder",
+             "--no-fix"],  # fmt: skip
             env={"OLLAMA_HOST": server.url, "PYTHON": sys.executable},
         )
         requests = list(server.requests)
@@ -93,6 +95,10 @@ def test_write_verify_repair_report_and_ledger(
     assert second[: len(first)] == first
     assert second[len(first)]["role"] == "assistant"
     assert "F401" in second[len(first) + 1]["content"]
+    # ... pointing at the line, marked, in the file route wrote.
+    assert "app/services/project_service.py:3:8: F401" in second[len(first) + 1]["content"]
+    assert ">> 3 | import os" in second[len(first) + 1]["content"]
+    assert report["strategy"] == "repair"
     num_ctx = requests[0]["options"]["num_ctx"]
     assert num_ctx >= 4096
     assert num_ctx & (num_ctx - 1) == 0  # a stable power of two
@@ -134,3 +140,29 @@ def test_human_report_goes_to_stderr_with_the_cost_table(
     assert "created  app/services/project_service.py" in result.stderr
     assert "net saving" in result.stderr
     assert "ledger: recorded in" in result.stderr
+
+
+def test_the_example_projects_fix_step_passes_what_verify_would_fail(
+    project: Path, route_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The example project sets fix_command (ruff's fixes and formatter): the unused import is
+    removed before verify, so the first answer passes without a repair round."""
+    monkeypatch.chdir(project)
+    with FakeModelServer(mode="ollama", context_length=32768) as server:
+        server.enqueue(BROKEN_SERVICE)
+        result = CliRunner().invoke(
+            app,
+            ["gen", "service for Projects", "--skill", "scaffold#3", "--json", "--model", "coder"],
+            env={"OLLAMA_HOST": server.url, "PYTHON": sys.executable},
+        )
+        requests = list(server.requests)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["status"] == "success"
+    assert report["strategy"] == "first"
+    assert len(requests) == 1
+    (attempt,) = report["attempts"]
+    assert attempt["fix"]["changed"] == ["app/services/project_service.py"]
+    assert attempt["fix"]["problem"] is None
+    assert "import os" not in (project / "app/services/project_service.py").read_text()
+    assert report["files"]["created"] == ["app/services/project_service.py"]

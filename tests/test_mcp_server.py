@@ -320,7 +320,7 @@ def test_generate_with_include_code_returns_the_files_text(
 def test_a_verify_failure_returns_the_tail_and_is_marked_as_an_error(
     project: Path, server: FakeModelServer
 ) -> None:
-    configure(project, server.url)
+    configure(project, server.url, fix_command=None)  # no fix step to remove the import
     server.enqueue(UNUSED_IMPORT_SERVICE)
     # The repair answer changes the file but keeps the unused import.
     server.enqueue(UNUSED_IMPORT_SERVICE.replace("return []", "return list()"))
@@ -346,6 +346,24 @@ def test_a_verify_failure_returns_the_tail_and_is_marked_as_an_error(
     assert text_of(result).count("imported but unused") == 1
     # The repair round sent the verify output back to the local model.
     assert "F401" in server.requests[1]["messages"][-1]["content"]
+
+
+def test_the_configured_fix_step_mends_what_verify_would_fail(
+    project: Path, server: FakeModelServer
+) -> None:
+    fix = f"{sys.executable} -m ruff check --fix --exit-zero --no-cache {{files}}"
+    configure(project, server.url, fix_command=fix)
+    server.enqueue(UNUSED_IMPORT_SERVICE)
+
+    arguments = {"task": "service for Projects", "skill": "scaffold#3", "detail": True}
+    result = call(project, "generate", arguments)
+
+    report = payload(result)
+    assert report["status"] == "success"
+    assert report["strategy"] == "first"
+    assert report["attempts"][0]["fix"]["changed"] == [SERVICE]
+    assert "import os" not in (project / SERVICE).read_text()
+    assert len(server.requests) == 1
 
 
 def test_an_unsafe_answer_is_refused_and_nothing_is_written_outside_or_protected(
