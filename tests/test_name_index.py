@@ -10,6 +10,7 @@ from route.prompting.name_index import (
     NameIndex,
     build_index,
     index_folders,
+    project_folders,
     python_names,
     render_index,
     script_names,
@@ -171,3 +172,19 @@ def test_where_defined_gives_the_import(project: Path) -> None:
         "in the test) before using it."
     )
     assert where_defined(NameIndex(), []) == ""
+
+
+def test_project_folders_go_down_shallow_first_without_hidden_or_environments(
+    project: Path,
+) -> None:
+    (project / ".git" / "objects").mkdir(parents=True)
+    (project / "node_modules" / "x").mkdir(parents=True)
+    (project / "app" / "services" / "deep" / "er" / "est").mkdir(parents=True)
+    assert project_folders(project, max_depth=3) == (
+        ".", "app", "tests", "app/models", "app/services", "app/services/deep",
+    )  # fmt: skip
+
+
+def test_build_index_stops_at_max_files(project: Path) -> None:
+    index = build_index(project, ("app/services", "app/models"), max_files=1)
+    assert [module.path for module in index.modules] == ["app/services/user_service.py"]

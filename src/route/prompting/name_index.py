@@ -118,9 +118,42 @@ def _is_project_folder(root: Path, folder: str) -> bool:
 # --------------------------------------------------------------------------- reading
 
 
-def build_index(root: Path, folders: Sequence[str], *, skip: Collection[str] = ()) -> NameIndex:
+def project_folders(root: Path, *, max_depth: int = 4) -> tuple[str, ...]:
+    """Every folder of the project down to ``max_depth``, shallow first, hidden folders,
+    environments and caches left out (for looking up where a name is defined)."""
+    found: list[str] = ["."]
+    level = [root]
+    for _ in range(max_depth):
+        below: list[Path] = []
+        for folder in level:
+            try:
+                children = sorted(child for child in folder.iterdir() if child.is_dir())
+            except OSError:
+                continue
+            for child in children:
+                if child.name.startswith(".") or child.name in _SKIPPED_FOLDERS:
+                    continue
+                if child.is_symlink():
+                    continue
+                below.append(child)
+                found.append(child.relative_to(root).as_posix())
+        level = below
+    return tuple(found)
+
+
+_SKIPPED_FOLDERS = frozenset({"node_modules", "venv", "env", "__pycache__", "build", "dist",
+                              "target", "site-packages"})  # fmt: skip
+
+
+def build_index(
+    root: Path,
+    folders: Sequence[str],
+    *,
+    skip: Collection[str] = (),
+    max_files: int = MAX_FILES,
+) -> NameIndex:
     """The names defined by the source files directly in ``folders`` (not ``skip``, not tests),
-    in folder order then path order."""
+    in folder order then path order, at most ``max_files`` of them."""
     modules: list[ModuleNames] = []
     seen: set[str] = set(skip)
     for folder in folders:
@@ -131,7 +164,7 @@ def build_index(root: Path, folders: Sequence[str], *, skip: Collection[str] = (
             continue
         for entry in entries:
             relative = entry.relative_to(root).as_posix()
-            if relative in seen or not _indexable(entry) or len(modules) >= MAX_FILES:
+            if relative in seen or not _indexable(entry) or len(modules) >= max_files:
                 continue
             seen.add(relative)
             module = read_module(entry, relative)

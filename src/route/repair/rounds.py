@@ -23,6 +23,9 @@ from route.values import (
     VerifyResult,
 )
 
+# How many source files a repair's look-up of undefined names reads, at most.
+LOOKUP_MAX_FILES = 2000
+
 
 def name_index(
     root: Path,
@@ -73,9 +76,19 @@ def located_section(locations: Sequence[Location], root: Path, index: NameIndex 
         locations, texts
     )
     names = undefined_names(location.message for location in locations)
-    if names and index is not None:
+    if names:
+        index = _with_project_wide(index, names, root)
         text += "\n\nThe names it says are undefined:\n" + where_defined(index, names)
     return text
+
+
+def _with_project_wide(index: NameIndex | None, names: Sequence[str], root: Path) -> NameIndex:
+    """``index``, or when it does not define every name, the project's whole index (bounded)."""
+    if index is not None and all(index.defined_in(name) for name in names):
+        return index
+    from route.prompting.name_index import build_index, project_folders
+
+    return build_index(root, project_folders(root), max_files=LOOKUP_MAX_FILES)
 
 
 @dataclass(frozen=True, slots=True)
