@@ -42,6 +42,10 @@ def list_projects() -> list[str]:
 '''
 
 
+GEN_JSON = ["gen", "service for Projects", "--skill", "scaffold#3", "--json", "--model", "coder"]
+# (--no-fix where a test needs verify to fail: the example's fix step removes unused imports.)
+
+
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     copy = tmp_path / "projects-api"
@@ -71,9 +75,7 @@ def test_write_verify_repair_report_and_ledger(
         server.enqueue(FIXED_SERVICE)
         result = CliRunner().invoke(
             app,
-            # --no-fix: the example's fix step would remove the unused import before verify.
-            ["gen", "service for Projects", "--skill", "scaffold#3", "--json", "--model", "coder",
-             "--no-fix"],  # fmt: skip
+            [*GEN_JSON, "--no-fix"],
             env={"OLLAMA_HOST": server.url, "PYTHON": sys.executable},
         )
         requests = list(server.requests)
@@ -152,7 +154,7 @@ def test_the_example_projects_fix_step_passes_what_verify_would_fail(
         server.enqueue(BROKEN_SERVICE)
         result = CliRunner().invoke(
             app,
-            ["gen", "service for Projects", "--skill", "scaffold#3", "--json", "--model", "coder"],
+            GEN_JSON,
             env={"OLLAMA_HOST": server.url, "PYTHON": sys.executable},
         )
         requests = list(server.requests)
