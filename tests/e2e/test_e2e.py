@@ -431,3 +431,34 @@ def test_a_target_is_the_file_the_real_model_writes(
     assert report["files"]["created"] == [target]
     assert (project / target).read_text() == report["code"][target]
     check_ledger(route_home, report, run.exit_code)
+
+
+def test_the_fix_step_runs_on_what_the_real_model_wrote(
+    llama_server: Any, route_home: Path, tmp_path: Path
+) -> None:
+    """The example project's fix command (ruff's fixes and formatter, `[tool.route]`) runs on
+    the file the real model wrote, before verify, and on nothing else: the only files that
+    differ afterwards are the ones the report says route created or changed."""
+    project = copy_example(tmp_path / "workspace")
+    before = snapshot(project)
+    target = "app/services/fixed_service.py"
+    run = run_gen(
+        project, route_home, llama_server.base_url, "service for Projects",
+        "--skill", "scaffold#3", "--target", target, "--json", "--include-code",
+    )  # fmt: skip
+    report = run.report
+    check_outcome(report, run.exit_code)
+    written = [attempt for attempt in report["attempts"] if attempt["files"]]
+    assert written, report["attempts"]  # the same prompt writes the target in the test above
+    fix = written[0]["fix"]
+    assert fix is not None, written[0]
+    assert "-m ruff check --fix --exit-zero --no-cache" in fix["command"]
+    assert fix["command"].endswith(f"format --no-cache {target}")
+    assert fix["problem"] is None, fix
+    assert set(fix["changed"]) <= {target}
+    after = snapshot(project)
+    differing = {
+        path for path in before.keys() | after.keys() if before.get(path) != after.get(path)
+    }
+    assert differing <= set(report["files"]["created"]) | set(report["files"]["changed"])
+    check_ledger(route_home, report, run.exit_code)
