@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from route.prompting.name_index import (
+    ModuleNames,
     NameIndex,
     build_index,
     index_folders,
@@ -33,6 +34,8 @@ registry: dict[str, int] = {}
 class UserService:
     def method(self) -> None: ...
 
+    def _hidden(self) -> None: ...
+
 
 def create_user(name, *tags, admin=False, **extra):
     return User(name)
@@ -51,7 +54,7 @@ def test_python_top_level_names_with_parameters() -> None:
     assert python_names(SERVICE.encode()) == [
         "MAX_USERS",
         "registry",
-        "class UserService",
+        "class UserService [method]",
         "def create_user(name, *tags, admin, **extra)",
         "def fetch(user_id)",
     ]
@@ -134,7 +137,8 @@ def test_render_within_the_budget(project: Path) -> None:
     full = render_index(index)
     assert full == (
         "- app.services.user_service (app/services/user_service.py): MAX_USERS, registry, "
-        "class UserService, def create_user(name, *tags, admin, **extra), def fetch(user_id)\n"
+        "class UserService [method], def create_user(name, *tags, admin, **extra), "
+        "def fetch(user_id)\n"
         "- app.models.user (app/models/user.py): class User"
     )
     small = render_index(index, budget_tokens=55)
@@ -188,3 +192,11 @@ def test_project_folders_go_down_shallow_first_without_hidden_or_environments(
 def test_build_index_stops_at_max_files(project: Path) -> None:
     index = build_index(project, ("app/services", "app/models"), max_files=1)
     assert [module.path for module in index.modules] == ["app/services/user_service.py"]
+
+
+def test_long_method_lists_are_cut_and_a_class_is_found_by_its_name() -> None:
+    source = "class Big:\n" + "".join(f"    def m{n}(self): ...\n" for n in range(15))
+    (entry,) = python_names(source.encode()) or []
+    assert entry == "class Big [m0, m1, m2, m3, m4, m5, m6, m7, m8, m9, m10, m11, …]"
+    index = NameIndex((ModuleNames("big.py", "big", (entry,)),))
+    assert index.defined_in("Big") == index.modules

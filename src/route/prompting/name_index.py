@@ -27,6 +27,7 @@ DEFAULT_BUDGET_TOKENS = 500
 MAX_FILES = 200
 MAX_FILE_BYTES = 200_000
 MAX_NAMES_PER_MODULE = 40
+MAX_METHODS = 12
 PYTHON_SUFFIXES = frozenset({".py"})
 SCRIPT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".jsx", ".ts", ".tsx", ".mts", ".cts"})
 # Test modules define nothing to import (a conftest's fixtures are used by name: kept).
@@ -68,7 +69,7 @@ class NameIndex:
 def _plain(entry: str) -> str:
     words = entry.split(" ", 1)
     name = words[-1] if len(words) == 2 and words[0] in _KEYWORDS else entry
-    return name.split("(", 1)[0]
+    return name.split("(", 1)[0].split(" [", 1)[0]
 
 
 _KEYWORDS = frozenset({"class", "def", "function", "interface", "type", "enum", "const", "let",
@@ -223,7 +224,7 @@ def python_names(source: bytes) -> list[str] | None:
     exported: set[str] | None = None
     for node in tree.body:
         if isinstance(node, ast.ClassDef):
-            names.append(f"class {node.name}")
+            names.append(f"class {node.name}{_methods(node)}")
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             names.append(f"def {node.name}({_parameters(node.args)})")
         elif isinstance(node, ast.Assign | ast.AnnAssign):
@@ -237,6 +238,20 @@ def python_names(source: bytes) -> list[str] | None:
     if exported is not None:
         public = [name for name in public if _plain(name) in exported]
     return public
+
+
+def _methods(node: ast.ClassDef) -> str:
+    """`` [a, b]``: the public methods a class defines (at most ``MAX_METHODS``), or ""."""
+    methods = [
+        item.name
+        for item in node.body
+        if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+        and not item.name.startswith("_")
+    ]
+    if not methods:
+        return ""
+    shown = methods[:MAX_METHODS] + (["…"] if len(methods) > MAX_METHODS else [])
+    return f" [{', '.join(shown)}]"
 
 
 def _parameters(arguments: ast.arguments) -> str:
