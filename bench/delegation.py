@@ -177,6 +177,17 @@ class DelegationSettings:
     max_attempts: int = 3
     model: str = QWEN_CODER
     run_baseline: bool = True
+    only: tuple[str, ...] = ()  # task keys to run (all of the first `tasks` when empty)
+
+
+def selected_tasks(settings: DelegationSettings) -> tuple[Task, ...]:
+    """The tasks a run covers: ``only`` (in table order) when given, else the first ``tasks``."""
+    if settings.only:
+        unknown = sorted(set(settings.only) - {task.key for task in TASKS})
+        if unknown:
+            raise BenchError(f"unknown delegation task(s): {', '.join(unknown)}")
+        return tuple(task for task in TASKS if task.key in settings.only)
+    return TASKS[: settings.tasks]
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,7 +378,7 @@ def run_tasks(settings: DelegationSettings, workspace: Path) -> tuple[list[Outco
     llama = server(settings.model, context_size=CONTEXT_SIZE, log_path=workspace / "llama.log")
     try:
         with llama, RecordingProxy(llama.root_url) as proxy:
-            for task in TASKS[: settings.tasks]:
+            for task in selected_tasks(settings):
                 if time.monotonic() > deadline:
                     skipped.append(task.key)
                     continue

@@ -108,7 +108,9 @@ def _delegation_parts(options: argparse.Namespace, parts: Sequence[str]) -> list
     from bench import delegation, savings
 
     settings = delegation.DelegationSettings(
-        tasks=options.tasks, budget_seconds=options.budget_minutes * 60.0
+        tasks=options.tasks,
+        budget_seconds=options.budget_minutes * 60.0,
+        only=tuple(key for key in options.only.split(",") if key) if options.only else (),
     )
     kept = REPOSITORY_ROOT / ".cache" / "bench" / f"route-home-{int(time.time())}"
     run = delegation.run(settings, keep=kept)
@@ -160,6 +162,8 @@ def parse_arguments(arguments: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="real-model rounds")
     parser.add_argument("--tasks", type=int, default=len(TASKS),
                         help=f"delegation tasks (at most {len(TASKS)})")  # fmt: skip
+    parser.add_argument("--only", default="",
+                        help="delegation task keys to run, comma-separated")  # fmt: skip
     parser.add_argument("--budget-minutes", type=float, default=45.0,
                         help="delegation time budget")  # fmt: skip
     parser.add_argument("--output", type=Path, default=RESULTS)

@@ -21,6 +21,7 @@ from bench.delegation import (
     DelegationSettings,
     Outcome,
     first_code_block,
+    selected_tasks,
     summarize,
 )
 from bench.run import PARTS, merge_parts, parse_parts, render
@@ -448,3 +449,11 @@ def test_savings_rows_sum_per_cloud_model() -> None:
     assert rows[-1][:5] == ("total", "", "", 2400, 700)
     assert totals[CLOUD_MODELS[0]]["net"] == pytest.approx(0.005)
     assert totals[CLOUD_MODELS[1]]["cloud"] == pytest.approx(0.15)
+
+
+def test_only_selects_tasks_by_key_in_table_order() -> None:
+    chosen = selected_tasks(DelegationSettings(only=("repair-slug", "projects-model")))
+    assert [task.key for task in chosen] == ["projects-model", "repair-slug"]
+    assert len(selected_tasks(DelegationSettings(tasks=3))) == 3
+    with pytest.raises(BenchError, match="unknown delegation task"):
+        selected_tasks(DelegationSettings(only=("nope",)))
