@@ -259,3 +259,24 @@ def test_route_gen_without_a_pass_prints_the_hand_back(
     assert result.exit_code == 1
     assert "hand-back:" in result.stderr
     assert f"- {SERVICE}:3:9: F821 Undefined name `Project`" in result.stderr
+
+
+def test_route_gen_fix_flag_runs_the_given_command(
+    project: Path, route_home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(project)
+    (project / "route.yaml").write_text(
+        json.dumps({"verify_command": f"{sys.executable} check.py", "fix_command": "false"})
+    )
+    with FakeModelServer(mode="ollama") as server:
+        server.enqueue(UNUSED_IMPORT)
+        result = CliRunner().invoke(
+            app,
+            ["gen", "service for Projects", "-s", "scaffold#2", "--json", "--model", "coder",
+             "--fix", drop_imports_fix().command],
+            env={"OLLAMA_HOST": server.url},
+        )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["attempts"][0]["fix"]["changed"] == [SERVICE]
+    assert report["attempts"][0]["fix"]["command"].endswith(f" {SERVICE}")
