@@ -496,6 +496,8 @@ def test_verify_runs_once_and_failures_go_back_to_the_task_named(project: Path) 
     assert repair.messages[: len(first.messages)] == first.messages
     assert repair.messages[len(first.messages)].content == file_answer("app/b.py", "BAD = 1")
     assert "app/b.py:1:1: E999 found BAD" in repair.messages[-1].content
+    # The line verify points to, marked, with the lines around it.
+    assert '>> 1 | """Generated."""\n   2 | BAD = 1' in repair.messages[-1].content
     outcome_b = result.tasks[1]
     assert outcome_b.result is not None
     assert outcome_b.rounds == 2

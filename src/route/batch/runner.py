@@ -278,14 +278,17 @@ def _run_verify(batch: _Batch) -> VerifyResult:
 
 def _repair_message(batch: _Batch, verify: VerifyResult, written: Sequence[str]) -> Message:
     from route.prompting.prompt import build_repair_message
+    from route.repair.rounds import located_errors, located_section
     from route.safety.verify_step import verify_failure
 
+    root = batch.options.defaults.project_root
     return build_repair_message(
         reason=f"{verify_failure(verify)} after every task of the batch was written",
         verify_command=verify.command,
         verify_output=verify.output_tail,
         written=sorted(written),
         max_output_tokens=batch.options.defaults.verify_output_tokens,
+        located=located_section(located_errors(verify, sorted(written), root), root, None),
     )
 
 
