@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from route.prompting.locations import (
     Location,
     find_locations,
@@ -176,3 +179,20 @@ def test_numbered_file_and_read_texts(tmp_path: Path) -> None:
     (tmp_path / "bin").write_bytes(b"\xff\xfe")
     assert read_texts(["a.py", "bin", "missing"], tmp_path) == {"a.py": "a\nb\n"}
     assert numbered_file("a\nb\n") == "1 | a\n2 | b"
+
+
+PIECES = st.sampled_from([
+    "tests/test_projects.py", "./tests/test_projects.py", "app/other.py", ":", "0", "12", "\n",
+    " ", "-->", 'File "', '", line ', "E   ", "error", "(", ",", ")", "\x1b[31m", "é", "`",
+])  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(PIECES, st.text(max_size=8)), max_size=60))
+def test_any_output_gives_locations_only_in_written_files(pieces: list[str]) -> None:
+    output = "".join(pieces)
+    locations = find_locations(output, WRITTEN)
+    assert all(location.path in WRITTEN and location.line >= 1 for location in locations)
+    assert len({(loc.path, loc.line) for loc in locations}) == len(locations)
+    rendered = render_locations(locations, {"tests/test_projects.py": "x\n" * 5})
+    assert rendered.count(">>") <= min(len(locations), 5)

@@ -75,7 +75,7 @@ def find_locations(output: str, written: Iterable[str], root: Path | None = None
     seen: set[tuple[str, int]] = set()
     for location in _scan(lines):
         path = _project_path(location.path, files, root)
-        if path is None or (path, location.line) in seen:
+        if path is None or location.line < 1 or (path, location.line) in seen:
             continue
         seen.add((path, location.line))
         message = _clip(location.message)
