@@ -5,7 +5,7 @@ planted tree so a broken checker cannot pass silently.
     errors, values, yamlio        import no other route module
     settings, prompting, backends,
     safety, accounting,
-    local_models                  never import run, batch, mcp, claude_code, cli or ui
+    local_models, repair          never import run, batch, mcp, claude_code, cli or ui
     backends                      never import run
     run                           never imports batch, mcp, claude_code, cli or ui
     anything but cli, __main__    never imports cli
@@ -26,7 +26,9 @@ SOURCE = Path(__file__).resolve().parent.parent / "src"
 PYPROJECT = SOURCE.parent / "pyproject.toml"
 
 BASE = frozenset({"errors", "values", "yamlio"})
-LOWER = frozenset({"settings", "prompting", "backends", "safety", "accounting", "local_models"})
+LOWER = frozenset(
+    {"settings", "prompting", "backends", "safety", "accounting", "local_models", "repair"}
+)
 UPPER = frozenset({"run", "batch", "mcp", "claude_code", "cli", "ui"})
 
 

@@ -22,7 +22,7 @@ from route.prompting.tokens import LOCAL_CHARS_PER_TOKEN, estimate_messages_toke
 from route.settings.locations import PACKAGE_DATA
 from route.values import ContextFile, Message, Prompt, SkillExcerpt
 
-TEMPLATE_VERSION = "6"
+TEMPLATE_VERSION = "7"
 # A context file larger than this is refused: cite a smaller file or the relevant part.
 MAX_CONTEXT_FILE_BYTES = 200_000
 # Names that usually hold secrets; refused as context unless named with --allow.

@@ -29,7 +29,7 @@ class RunChoices:
     environment flags)."""
 
     verify: bool = True  # False: --no-verify
-    from route.safety.fix_step import FixSettings
+    fix: bool = True  # False: --no-fix (the config's fix_command is not run)
     keep_env: tuple[str, ...] = ()  # --keep-env NAME: variables verify keeps
     sandbox: SandboxMode = "off"  # --sandbox: "strict"; --sandbox-best-effort: "best-effort"
     allow: tuple[str, ...] = ()
