@@ -17,6 +17,9 @@ from route.claude_code.fix_proposal import (
     propose_fix_command,
 )
 from route.claude_code.project_setup import InitOptions, plan_init
+from route.claude_code.registration import LaunchCommand
+
+LAUNCH = LaunchCommand("/opt/venvs/route/bin/route", ("mcp",))
 
 
 @pytest.mark.parametrize(
@@ -52,10 +55,10 @@ def test_check_shows_the_config_or_the_line_to_add(tmp_path: Path) -> None:
 
 def test_route_init_plans_the_proposal(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.ruff]\n")
-    plan = plan_init(tmp_path, InitOptions(check_server=False), sdk_installed=True)
+    plan = plan_init(tmp_path, InitOptions(check_server=False), launch=LAUNCH)
     (fix,) = [check for check in plan.checks if check.name == "fix"]
     assert fix.suggestion == f'fix_command: "{RUFF}"'
     (tmp_path / "route.yaml").write_text("fix_command: ruff format {files}\n")
-    plan = plan_init(tmp_path, InitOptions(check_server=False), sdk_installed=True)
+    plan = plan_init(tmp_path, InitOptions(check_server=False), launch=LAUNCH)
     (fix,) = [check for check in plan.checks if check.name == "fix"]
     assert fix.detail == "fix command from the config: ruff format {files}"
