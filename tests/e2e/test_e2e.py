@@ -419,17 +419,34 @@ def test_a_target_is_the_file_the_real_model_writes(
     llama_server: Any, route_home: Path, tmp_path: Path
 ) -> None:
     """llama-server continues the prefilled answer (and returns the prefill with it): whatever
-    the small model writes lands in the --target file, under no other path."""
+    the small model writes lands in the --target file, under no other path.
+
+    The tiny model does not always close its code block within the budget (with prompt v7 it
+    repeats a comment line until the limit): the answer is then the prefilled block, left open
+    at the path and fence the prefill put on lines 1 and 2, and nothing is written. Either way
+    the real server's answer was joined to the prefill, and no other path was touched."""
     project = copy_example(tmp_path / "workspace")
+    before = snapshot(project)
     target = "app/services/prefilled_service.py"
     run = run_gen(
         project, route_home, llama_server.base_url, "service for Projects",
         "--skill", "scaffold#3", "--target", target, "--no-verify", "--json", "--include-code",
     )  # fmt: skip
     report = run.report
-    assert report["status"] == "success", report
-    assert report["files"]["created"] == [target]
-    assert (project / target).read_text() == report["code"][target]
+    after = snapshot(project)
+    changed = {path for path in before.keys() | after.keys() if before.get(path) != after.get(path)}
+    if report["status"] == "success":
+        assert report["files"]["created"] == [target]
+        assert (project / target).read_text() == report["code"][target]
+        assert changed == {target}
+    else:
+        assert report["status"] == "no_files", report
+        assert all(
+            "unterminated code block starting at line 2" in attempt["failure"]
+            for attempt in report["attempts"]
+        ), report["attempts"]
+        assert changed == set()
+    assert all(attempt["output_tokens"] > 0 for attempt in report["attempts"])
     check_ledger(route_home, report, run.exit_code)
 
 

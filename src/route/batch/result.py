@@ -317,30 +317,16 @@ def batch_to_dict(result: BatchResult, task_reports: Sequence[dict[str, Any]]) -
 
 
 def _round_dict(verify_round: VerifyRound) -> dict[str, Any]:
-    from route.run.report import tail_lines
+    from route.run.report import verify_dict
 
-    verify = verify_round.verify
-    data: dict[str, Any] = {
+    data = verify_dict(verify_round.verify, full=False)
+    assert data is not None  # a round always has its verify result
+    return {
         "round": verify_round.number,
-        "command": verify.command,
-        "passed": None if verify.skipped_reason else verify.passed,
-        "exit_code": verify.exit_code,
-        "duration_seconds": round(verify.duration_seconds, 2),
+        **data,
         "repair": list(verify_round.blamed),
         "output_named_tasks": verify_round.named,
     }
-    if verify.skipped_reason:
-        data["skipped"] = verify.skipped_reason
-    if verify.timed_out:
-        data["timed_out"] = True
-    if verify.sandbox is not None:
-        data["sandbox"] = verify.sandbox
-    if verify.tampered:
-        data["tampered"] = list(verify.tampered)
-        data["unrestored"] = list(verify.unrestored)
-    if not verify.passed:
-        data["output_tail"] = tail_lines(verify.output_tail)
-    return data
 
 
 def _endpoint_dict(use: EndpointUse) -> dict[str, Any]:

@@ -48,7 +48,9 @@ def tail_lines(text: str, lines: int = JSON_TAIL_LINES) -> str:
     return "\n".join(kept)
 
 
-def _verify_dict(verify: VerifyResult | None, *, full: bool) -> dict[str, Any] | None:
+def verify_dict(verify: VerifyResult | None, *, full: bool) -> dict[str, Any] | None:
+    """A verify result as JSON (a run's and a batch round's alike); ``full`` keeps the whole
+    output tail rather than its last lines."""
     if verify is None:
         return None
     data: dict[str, Any] = {
@@ -85,7 +87,7 @@ def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
         "prompt_tokens": usage.prompt_tokens,
         "output_tokens": usage.output_tokens,
         "tokens_per_second": round(usage.tokens_per_second, 1),
-        "verify": _verify_dict(attempt.verify, full=False),
+        "verify": verify_dict(attempt.verify, full=False),
         "fix": _fix_dict(attempt.fix),
     }
     if usage.reasoning_tokens:
@@ -146,7 +148,7 @@ def result_to_dict(
         },
         "attempts": [_attempt_dict(attempt) for attempt in result.attempts],
         "strategy": passing_strategy(result),
-        "verify": _verify_dict(verify, full=False),
+        "verify": verify_dict(verify, full=False),
         "tokens": _tokens_dict(usage),
         "duration_seconds": round(result.duration_seconds, 2),
         "tokens_per_second": round(usage.tokens_per_second, 1),
