@@ -157,3 +157,32 @@ def test_every_help_ends_with_examples(path: tuple[str, ...]) -> None:
     assert "Options:" in before  # the examples come after the options
     commands = [line.strip() for line in examples.splitlines() if line.strip()]
     assert commands and commands[0].startswith(" ".join(("route", *path)))
+
+
+def test_sandbox_modes_take_the_issue_spelling() -> None:
+    from route.cli.main import spelled_arguments
+
+    assert spelled_arguments(["gen", "t", "--sandbox=best-effort"]) == [
+        "gen", "t", "--sandbox-best-effort",
+    ]  # fmt: skip
+    assert spelled_arguments(["gen", "--sandbox=strict", "--", "--sandbox=best-effort"]) == [
+        "gen", "--sandbox", "--", "--sandbox=best-effort",
+    ]  # fmt: skip
+
+
+def test_sandbox_best_effort_spelling_reaches_the_command(tmp_path: Path) -> None:
+    """Through the real console entry point: ``--sandbox=best-effort`` is accepted, an unknown
+    mode is a usage error (exit 2)."""
+    (tmp_path / "route.yaml").write_text("verify_command: 'true'\n", encoding="utf-8")
+    (tmp_path / "notes.py").write_text("x = 1\n", encoding="utf-8")
+    command = [sys.executable, "-m", "route", "gen", "task", "-c", "notes.py", "--print-prompt"]
+    accepted = subprocess.run(
+        [*command, "--sandbox=best-effort"], cwd=tmp_path, capture_output=True, text=True,
+        env={**os.environ, "ROUTE_HOME": str(tmp_path / "home")}, check=False,
+    )  # fmt: skip
+    assert accepted.returncode == 0, accepted.stderr
+    refused = subprocess.run(
+        [*command, "--sandbox=sometimes"], cwd=tmp_path, capture_output=True, text=True,
+        env={**os.environ, "ROUTE_HOME": str(tmp_path / "home")}, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2

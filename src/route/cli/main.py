@@ -261,6 +261,22 @@ def main(
     """route: the cloud model plans and reviews, a local model writes the boilerplate."""
 
 
+# ``--sandbox=MODE`` as issue 16 spells it: typer cannot give a flag an optional value, so the
+# two modes are spelled here as the flags that carry them.
+SANDBOX_SPELLINGS = {
+    "--sandbox=strict": "--sandbox",
+    "--sandbox=best-effort": "--sandbox-best-effort",
+}
+
+
+def spelled_arguments(arguments: list[str]) -> list[str]:
+    """``arguments`` with ``--sandbox=MODE`` written as its flag (before a lone ``--`` only)."""
+    if "--" in arguments:
+        end = arguments.index("--")
+        return spelled_arguments(arguments[:end]) + arguments[end:]
+    return [SANDBOX_SPELLINGS.get(argument, argument) for argument in arguments]
+
+
 def run() -> None:
     """Console-script entry point."""
-    app()
+    app(args=spelled_arguments(sys.argv[1:]))

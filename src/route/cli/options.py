@@ -78,7 +78,8 @@ SandboxBestEffortOption = Annotated[
     bool,
     typer.Option(
         "--sandbox-best-effort",
-        help="Like --sandbox, but where verify cannot be isolated run it anyway and warn.",
+        help="Like --sandbox, but where verify cannot be isolated run it anyway and warn "
+        "(also spelled --sandbox=best-effort).",
     ),
 ]
 JsonOutputOption = Annotated[
