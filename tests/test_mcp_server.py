@@ -337,10 +337,13 @@ def test_a_verify_failure_returns_the_tail_and_is_marked_as_an_error(
     assert report["exit_code"] == 1
     assert report["files"]["created"] == [SERVICE]
     assert report["verify"]["passed"] is False
-    assert "F401" in report["verify"]["tail"]
-    assert len(report["verify"]["tail"]) <= TAIL_CHARACTERS
+    # The hand-back (issue 20) carries the located error and the next step, in place of the
+    # verify tail and the generic step.
+    assert "F401" in report["handback"] and "Next:" in report["handback"]
+    assert SERVICE in report["handback"]
+    assert len(report["handback"]) <= TAIL_CHARACTERS
+    assert "tail" not in report["verify"] and "next" not in report
     assert report["attempts"] == 2
-    assert report["next"]
     assert result.structured_content == report
     # The verify output is read once: the final tail, not one per attempt.
     assert text_of(result).count("imported but unused") == 1

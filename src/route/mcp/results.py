@@ -2,7 +2,9 @@
 
 A success is a few hundred characters: status, files, whether verify passed, attempts, run id.
 A failure adds its message once, the failing verify output once (the tail, bounded) and the
-next step. A dry run adds the diff, bounded. Everything else (tokens, cost, each attempt) only
+next step; a failed verify with a hand-back (issue 20: the files kept, the located errors, what
+was tried, the next step) carries that instead of the tail and the step. A dry run adds the
+diff, bounded. Everything else (tokens, cost, each attempt) only
 with ``detail: true``. docs/handoff-size.md measures these sizes; ``route cost`` uses them.
 """
 
@@ -55,9 +57,17 @@ def compact_result(result: RunResult, *, diff: str | None = None) -> dict[str, A
     }
     if result.status != "success":
         data["message"] = _message(result)
-        next_step = NEXT_STEPS.get(result.status)
-        if next_step:
-            data["next"] = next_step
+        if result.handback and result.status == "verify_failed":
+            # The hand-back holds the located errors (or verify's last lines), the files kept
+            # and the next step: the orchestrator reads them once, there. (A refusal or an
+            # answer without files says all it has in the message and the refused paths.)
+            data["handback"] = result.handback
+            if data["verify"]:
+                data["verify"].pop("tail", None)
+        else:
+            next_step = NEXT_STEPS.get(result.status)
+            if next_step:
+                data["next"] = next_step
     if diff is not None:
         data["diff"] = bounded(diff, DIFF_CHARACTERS)
     if result.warnings:
