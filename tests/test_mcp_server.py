@@ -16,6 +16,7 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.types import CallToolResult, TextContent
 
+import route
 from route.accounting.costs import GROUPINGS
 from route.accounting.ledger import Ledger
 from route.cli.mcp import project_root, require_mcp_sdk
@@ -185,7 +186,7 @@ def test_the_server_offers_five_tools_with_the_generate_arguments(project: Path)
     }
     assert "context" not in generate["properties"]
     assert info.name == "route"
-    assert info.version == importlib.metadata.version("route")
+    assert info.version == route.__version__ == importlib.metadata.version("model-route")
     # Only what the server has: tools, no prompts, no resources.
     assert capabilities.tools is not None
     assert capabilities.prompts is None

@@ -66,12 +66,10 @@ INSTRUCTIONS = (
 
 
 def server_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
+    """route's own version (the package's, so it holds whatever the distribution is named)."""
+    from route import __version__
 
-    try:
-        return version("route")
-    except PackageNotFoundError:
-        return "0+unknown"
+    return __version__
 
 
 @dataclass(frozen=True, slots=True)
