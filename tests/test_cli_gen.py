@@ -495,3 +495,21 @@ def test_an_unwritable_lock_folder_stops_the_run_before_the_model_is_asked(
     assert result.exit_code == 2, result.output
     assert chats == []
     assert f"route cannot write its project locks in {blocker / 'locks'}" in result.stderr
+
+
+def test_a_blank_fix_command_is_a_usage_error_before_any_request(tmp_path: Path) -> None:
+    """As a blank verify command: `--fix ""` would otherwise skip the fix step silently."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "notes.py").write_text("x = 1\n", encoding="utf-8")
+    completed = subprocess.run(
+        [sys.executable, "-m", "route", "gen", "task", "-c", "notes.py", "--fix", " ",
+         "--base-url", "http://127.0.0.1:9/v1", "--backend", "openai", "--json"],
+        cwd=tmp_path, capture_output=True, text=True, check=False,
+        env={**os.environ, "ROUTE_HOME": str(tmp_path / "home")},
+    )  # fmt: skip
+    assert completed.returncode == 2, completed.stderr
+    assert "fix command is blank" in completed.stdout
+    assert not (tmp_path / "home" / "ledger.sqlite3").exists()

@@ -57,11 +57,18 @@ def verify_settings(config: Config, choices: RunChoices) -> VerifySettings | Non
 
 
 def fix_settings(config: Config, choices: RunChoices) -> FixSettings | None:
-    """How the fix step runs for these choices, or None when there is none."""
+    """How the fix step runs for these choices, or None when there is none. A blank fix command
+    is a ``UsageError``, as a blank verify command is (``--no-fix`` is the way to skip)."""
+    from route.errors import UsageError
     from route.safety.fix_step import FixSettings
 
-    if not choices.fix or not config.fix_command or not config.fix_command.strip():
+    if not choices.fix or config.fix_command is None:
         return None
+    if not config.fix_command.strip():
+        raise UsageError(
+            "the fix command is blank: give one with --fix CMD (or fix_command in route.yaml), "
+            "or skip the fix step with --no-fix"
+        )
     from route.safety.path_rules import DEFAULT_PROTECTED
 
     return FixSettings(
