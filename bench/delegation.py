@@ -22,6 +22,7 @@ not started within it are reported as not run.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -387,9 +388,37 @@ def run_tasks(settings: DelegationSettings, workspace: Path) -> tuple[list[Outco
                 if settings.run_baseline:
                     project = prepare_project(task, workspace / f"{task.key}-baseline")
                     outcomes.append(baseline_task(task, settings, llama.base_url, project, home))
+            if os.environ.get("BENCH_KEEP_WORKSPACE"):
+                write_transcripts(proxy, workspace / "transcripts.jsonl")
     except runtime_error_types() as exc:
         raise BenchError(f"llama-server could not be used: {exc} — run `make runtime`") from exc
     return outcomes, skipped
+
+
+def write_transcripts(proxy: RecordingProxy, path: Path) -> None:
+    """Each chat route sent through the proxy, with the answer text, one JSON line each (kept
+    with BENCH_KEEP_WORKSPACE, for a post-mortem of what the model was asked and answered)."""
+    with path.open("w", encoding="utf-8") as out:
+        for item in proxy.chats():
+            messages = (item.request or {}).get("messages") or []
+            out.write(json.dumps({"messages": messages, "answer": sse_text(item.response_text)}))
+            out.write("\n")
+
+
+def sse_text(response_text: str) -> str:
+    """The streamed answer text of a relayed OpenAI-style Server-Sent-Events response."""
+    parts: list[str] = []
+    for line in response_text.splitlines():
+        payload = line.removeprefix("data:").strip() if line.startswith("data:") else ""
+        if not payload or payload == "[DONE]":
+            continue
+        try:
+            data = json.loads(payload)
+        except ValueError:
+            continue
+        for choice in data.get("choices") or [] if isinstance(data, dict) else []:
+            parts.append(((choice or {}).get("delta") or {}).get("content") or "")
+    return "".join(parts)
 
 
 STRATEGIES = ("first", "repair", "focused")

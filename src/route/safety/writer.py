@@ -11,7 +11,9 @@ Path rules (``normalize_path``, protected patterns, symbolic links) live in
 
 Content rules: a whole-file block replaces, and a SEARCH/REPLACE block edits, an existing file
 only when its path is in ``modifiable`` (context files, targets, files route wrote earlier in the
-run) or with ``force``. A new file may not shadow what verify runs: a top-level module named
+run) or with ``force``. A SEARCH text that does not occur exactly once is tried with the
+tolerant rules of ``route.safety.edit_match`` (copied line numbers, trailing whitespace, a
+shifted indentation), each accepted only where it finds exactly one place. A new file may not shadow what verify runs: a top-level module named
 like a tool or standard-library module (``pytest.py``; ``--allow`` overrides) or a module beside
 a package of the same name (``x.py`` and ``x/__init__.py``; ``--force`` overrides). The
 ``[tool.route]`` table of a ``pyproject.toml`` is route's own configuration: a change to it is
@@ -39,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from route.errors import UsageError, WriteConflict, WriteFailed
+from route.safety.edit_match import Tolerant, tolerant_apply
 from route.safety.path_rules import (
     DEFAULT_PROTECTED,
     Target,
@@ -387,6 +390,14 @@ def _apply_edit(current: str | None, search: str, replace: str) -> tuple[str, st
         for wanted, replacement in candidates:
             if _occurrences(widened, wanted) == 1:
                 return widened.replace(wanted, replacement, 1), None
+    tolerant = tolerant_apply(current, search, replace)
+    if isinstance(tolerant, Tolerant):
+        return tolerant.text, None
+    if tolerant > 1:
+        return current, (
+            "matches several places once whitespace is ignored; the SEARCH text must match the "
+            "current file exactly once (add lines of context to make it unique)"
+        )
     return current, (
         "matches 0 times; the SEARCH text must match the current file exactly once "
         "(copy the exact current lines, whitespace included)"
