@@ -5,11 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 from route.prompting.locations import Location
+from route.prompting.parse import complete_answer, parse_answer
 from route.repair.focused import (
+    MAX_SPAN_LINES,
     build_focused_messages,
     failing_file,
     focused_prefill,
+    focused_span,
     project_imports,
+    span_text,
+    terminated,
 )
 from route.values import ContextFile
 
@@ -37,7 +42,8 @@ def test_messages_show_the_numbered_file_errors_and_imports() -> None:
         user.content
     )
     assert user.content.rstrip().endswith("or that the imported files define.")
-    assert "tests/test_p.py\n```python\n<<<<<<< SEARCH\n" in user.content
+    assert "`<<<<<<< SEARCH`, lines copied from the file exactly" in user.content
+    assert "exact existing lines" not in user.content  # no example text a model could copy
     again = build_focused_messages(
         path="tests/test_p.py",
         text="import pytest\n\ndef test_a():\n    assert service.get(1)\n",
@@ -62,6 +68,119 @@ def test_imports_beyond_the_limit_are_named_only() -> None:
 
 def test_prefill_opens_the_first_search_block() -> None:
     assert focused_prefill("web/a.ts") == "web/a.ts\n```typescript\n<<<<<<< SEARCH\n"
+
+
+def test_prefill_with_a_span_holds_its_lines_and_the_divider() -> None:
+    text = "a = 1\nb = 2\nc = 3\n"
+    assert focused_prefill("x.py", text, (2, 3)) == (
+        "x.py\n```python\n<<<<<<< SEARCH\nb = 2\nc = 3\n=======\n"
+    )
+
+
+def test_messages_with_a_span_say_which_lines_the_answer_rewrites() -> None:
+    _, user = build_focused_messages(
+        path="app/a.py", text="x = 1\ny = z\n", errors="app/a.py:2:5: F821", imports=[],
+        span=(2, 2),
+    )  # fmt: skip
+    assert "lines 2 to 2 of the file exactly as they are now" in user.content
+    assert "Continue it with the corrected version of lines 2 to 2" in user.content
+
+
+SERVICE = '''"""Projects."""
+
+import re
+
+
+class ProjectService:
+    """The service."""
+
+    def __init__(self) -> None:
+        self.items = []
+
+    @staticmethod
+    def slug(text: str) -> str:
+        value = text.lower()
+        return re.sub("x", "-", value)
+
+    LIMIT = 10
+
+
+def helper() -> int:
+    return 1
+'''
+
+
+def test_a_python_span_is_the_method_holding_the_error_decorators_included() -> None:
+    assert focused_span("app/s.py", SERVICE, [15]) == (12, 15)
+
+
+def test_a_python_span_is_the_function_or_the_top_level_statement() -> None:
+    assert focused_span("app/s.py", SERVICE, [21]) == (20, 21)
+    assert focused_span("app/s.py", SERVICE, [3]) == (3, 3)
+    assert focused_span("app/s.py", SERVICE, [17]) == (17, 17)  # a class attribute
+
+
+def test_several_errors_give_one_span_from_the_first_to_the_last() -> None:
+    assert focused_span("app/s.py", SERVICE, [21, 10]) == (9, 21)
+
+
+def test_without_a_location_the_span_is_the_whole_file() -> None:
+    assert focused_span("app/s.py", SERVICE, []) == (1, 21)
+    assert focused_span("app/s.py", "", []) is None
+
+
+def test_outside_python_the_span_is_a_window_around_the_line() -> None:
+    text = "".join(f"const v{n} = {n};\n" for n in range(1, 31))
+    assert focused_span("web/a.ts", text, [10]) == (6, 14)
+    assert focused_span("web/a.ts", text, [1]) == (1, 5)
+
+
+def test_python_that_does_not_parse_gets_a_window() -> None:
+    text = "".join(f"x{n} = {n}\n" for n in range(1, 21)) + "def broken(:\n"
+    assert focused_span("a.py", text, [21]) == (17, 21)
+
+
+def test_a_span_is_widened_until_its_text_is_unique() -> None:
+    text = "x = 1\ny = 2\n" + "pass\n" * 12 + "x = 1\nz = 3\n"
+    span = focused_span("a.txt", text, [8])
+    assert span is not None
+    assert text.count(span_text(text, span)) == 1
+
+
+def test_a_span_longer_than_the_limit_falls_back_to_the_first_error() -> None:
+    body = "".join(f"    v{n} = {n}\n" for n in range(MAX_SPAN_LINES - 1))
+    text = f"def a():\n{body}\n\ndef b():\n    return 1\n"
+    lines = len(text.splitlines())
+    assert focused_span("a.py", text, [lines, 2]) == (1, MAX_SPAN_LINES)
+    assert focused_span("a.py", text, [lines]) == (lines - 1, lines)
+
+
+def test_the_prefilled_answer_and_its_continuation_parse_into_one_edit() -> None:
+    prefill = focused_prefill("app/s.py", SERVICE, (20, 21))
+    continuation = "def helper() -> int:\n    return 2\n>>>>>>> REPLACE\n```\n"
+    parsed = parse_answer(complete_answer(prefill, continuation))
+    assert [(e.path, e.search, e.replace) for e in parsed.edits] == [
+        ("app/s.py", "def helper() -> int:\n    return 1\n", "def helper() -> int:\n    return 2\n")
+    ]
+
+
+def test_a_missing_replace_marker_is_put_back_before_the_closing_fence() -> None:
+    prefill = focused_prefill("app/s.py", SERVICE, (20, 21))
+    answer = complete_answer(prefill, "def helper() -> int:\n    return 2\n```\n")
+    assert parse_answer(answer).edits == ()
+    fixed = terminated(answer)
+    assert fixed.endswith("    return 2\n>>>>>>> REPLACE\n```\n")
+    assert [e.replace for e in parse_answer(fixed).edits] == [
+        "def helper() -> int:\n    return 2\n"
+    ]
+
+
+def test_a_terminated_or_cut_answer_is_left_as_it_is() -> None:
+    whole = "a.py\n```python\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n"
+    assert terminated(whole) == whole
+    cut = "a.py\n```python\n<<<<<<< SEARCH\nx\n=======\ny\n"
+    assert terminated(cut) == cut
+    assert terminated("no blocks at all\n") == "no blocks at all\n"
 
 
 def test_python_imports_resolve_to_project_files(tmp_path: Path) -> None:

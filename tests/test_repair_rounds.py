@@ -185,8 +185,24 @@ def test_a_repeated_answer_gets_a_focused_round_in_a_fresh_conversation(project:
         focused[1].content
     )
     assert f"{SERVICE}:3:9: F821 Undefined name `Project`" in focused[1].content
-    assert focused[2].content == f"{SERVICE}\n```python\n<<<<<<< SEARCH\n"
+    # The answer is prefilled up to the replacement of the line the error points at.
+    assert focused[2].content == f"{SERVICE}\n```python\n<<<<<<< SEARCH\nITEMS = BAD\n=======\n"
     assert (project / SERVICE).read_text().endswith("ITEMS = []\n")
+
+
+@pytest.mark.parametrize(
+    "continuation",
+    ["ITEMS = []\n>>>>>>> REPLACE\n```\n", "ITEMS = []\n```\n"],
+    ids=["with the marker", "marker dropped"],
+)
+def test_a_focused_answer_that_only_continues_the_prefill_is_applied(
+    project: Path, continuation: str
+) -> None:
+    backend = FakeBackend(BAD, BAD, continuation)  # as Ollama answers: the continuation only
+    result = run_generation(project_options(project, max_attempts=3), lambda: backend)
+    assert result.status == "success", result.message
+    assert result.attempts[-1].strategy == "focused"
+    assert (project / SERVICE).read_text() == '"""Projects."""\nSTATE = "GOOD"\nITEMS = []\n'
 
 
 def test_the_focused_round_changes_only_the_failing_file(project: Path) -> None:

@@ -420,7 +420,7 @@ def where_defined(index: NameIndex, names: Sequence[str]) -> str:
         modules = index.defined_in(name)
         if not modules:
             lines.append(f"- `{name}` is not defined in the project files route indexed: define "
-                         "it (or create it in the test) before using it.")  # fmt: skip
+                         "it where it is used, or write the code without it.")  # fmt: skip
             continue
         places = "; ".join(_import_hint(module, name) for module in modules[:3])
         lines.append(f"- `{name}` is defined in {places}.")

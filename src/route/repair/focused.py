@@ -3,14 +3,21 @@ question changes instead of the run stopping at once.
 
 One more round, in a fresh conversation (the long one is what the model keeps copying): the
 failing file alone, numbered; what the checks reported about it, located and marked; the project
-files it imports; and a request for SEARCH/REPLACE edits to that file, whose answer is prefilled
-with the file's path, fence and the first ``SEARCH`` marker. Small models that repeat a whole
-file often still manage a one-line edit.
+files it imports; and a request for a SEARCH/REPLACE edit to that file.
+
+The answer is prefilled up to the replacement: the path, the fence, ``<<<<<<< SEARCH``, the lines
+to rewrite exactly as they are on disk, and ``=======``. So the model never has to copy lines
+(small models copy them wrongly, or copy the instructions' example instead), only to write the
+corrected version of a span route chose (``focused_span``): for Python the definition (function,
+method, or top-level statement) around each located error, elsewhere a few lines around it, the
+whole file when nothing was located. Small models that repeat a whole file often still manage to
+rewrite one function.
 """
 
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -21,6 +28,10 @@ from route.values import ContextFile, Message
 
 # The imported files shown whole, at most (the rest are named only).
 MAX_IMPORT_CHARACTERS = 12_000
+# The longest span the answer is prefilled with; a longer one is cut to the first error's.
+MAX_SPAN_LINES = 200
+# Lines around an error outside Python (or in Python that does not parse).
+WINDOW_LINES = 4
 _SCRIPT_SUFFIXES = (".ts", ".tsx", ".js", ".jsx", ".mjs", ".cjs")
 
 
@@ -36,9 +47,22 @@ def failing_file(
     return None
 
 
-def focused_prefill(path: str) -> str:
-    """The start of the answer: the path, the fence and the first SEARCH marker."""
-    return f"{path}\n```{language_for(path)}\n<<<<<<< SEARCH\n"
+Span = tuple[int, int]  # first and last line, 1-based, inclusive
+
+
+def focused_prefill(path: str, text: str = "", span: Span | None = None) -> str:
+    """The start of the answer: the path, the fence, the SEARCH marker and, with a span, its
+    lines as they are in ``text`` and the divider (the model writes the replacement)."""
+    start = f"{path}\n```{language_for(path)}\n<<<<<<< SEARCH\n"
+    if span is None:
+        return start
+    return start + span_text(text, span) + "=======\n"
+
+
+def span_text(text: str, span: Span) -> str:
+    """Lines ``span`` of ``text``, each ending with a newline."""
+    lines = text.splitlines()[span[0] - 1 : span[1]]
+    return "".join(line + "\n" for line in lines)
 
 
 def build_focused_messages(
@@ -47,10 +71,20 @@ def build_focused_messages(
     text: str,
     errors: str,
     imports: Sequence[ContextFile],
+    span: Span | None = None,
     max_import_characters: int = MAX_IMPORT_CHARACTERS,
 ) -> tuple[Message, ...]:
     """The system and user messages of the focused round (deterministic)."""
     language = language_for(path)
+    if span is None:
+        answer = render_template(
+            load_template("focused-answer-edits"), {"path": path, "language": language}
+        )
+    else:
+        answer = render_template(
+            load_template("focused-answer-span"),
+            {"path": path, "first": str(span[0]), "last": str(span[1])},
+        )
     user = render_template(
         load_template("focused-repair"),
         {
@@ -58,7 +92,7 @@ def build_focused_messages(
             "file": fenced(numbered_file(text), language),
             "errors": errors.strip() or "The checks failed without pointing to a line.",
             "imports": _render_imports(imports, max_import_characters),
-            "language": language,
+            "answer": answer,
         },
     )
     return (
@@ -84,6 +118,97 @@ def _render_imports(imports: Sequence[ContextFile], limit: int) -> str:
     if named:
         text += "\n\nAlso imported, not shown: " + ", ".join(named) + "."
     return text + "\n\n"
+
+
+# --------------------------------------------------------------------------- the span
+
+
+def focused_span(path: str, text: str, lines: Sequence[int]) -> Span | None:
+    """The lines the focused answer rewrites: around each located line (``lines``), the Python
+    definition or top-level statement holding it, else a few lines around it; the whole file
+    when nothing was located. Widened until its text occurs once in the file; None when that
+    cannot be (or the file is empty)."""
+    count = len(text.splitlines())
+    if count == 0:
+        return None
+    located = sorted({line for line in lines if 1 <= line <= count})
+    if not located:
+        span: Span = (1, count)
+    else:
+        spans = [_span_around(path, text, line, count) for line in located]
+        span = (min(first for first, _ in spans), max(last for _, last in spans))
+        if span[1] - span[0] + 1 > MAX_SPAN_LINES:
+            span = spans[0]
+    if span[1] - span[0] + 1 > MAX_SPAN_LINES:
+        return None
+    return _unique(text, span, count)
+
+
+def _span_around(path: str, text: str, line: int, count: int) -> Span:
+    if path.endswith(".py"):
+        found = _python_span(text, line)
+        if found is not None:
+            return found
+    return max(1, line - WINDOW_LINES), min(count, line + WINDOW_LINES)
+
+
+def _python_span(text: str, line: int) -> Span | None:
+    """The top-level statement holding ``line``; inside a class, the method or statement of the
+    class body holding it. None when the file does not parse or no statement holds it."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    node = _holding(tree.body, line)
+    if node is None:
+        return None
+    if isinstance(node, ast.ClassDef):
+        node = _holding(node.body, line) or node  # the class line itself: the whole class
+    return _first_line(node), _last_line(node)
+
+
+def _holding(body: Sequence[ast.stmt], line: int) -> ast.stmt | None:
+    return next((item for item in body if _first_line(item) <= line <= _last_line(item)), None)
+
+
+def _first_line(node: ast.stmt) -> int:
+    decorators: list[ast.expr] = getattr(node, "decorator_list", None) or []
+    return min([node.lineno, *(item.lineno for item in decorators)])
+
+
+def _last_line(node: ast.stmt) -> int:
+    return node.end_lineno or node.lineno
+
+
+def _unique(text: str, span: Span, count: int) -> Span | None:
+    """``span``, widened a line at a time on each side until its text occurs once in ``text``."""
+    first, last = span
+    while True:
+        if text.count(span_text(text, (first, last))) == 1:
+            return first, last
+        if first == 1 and last == count:
+            return None
+        first, last = max(1, first - 1), min(count, last + 1)
+
+
+_REPLACE_LINE = re.compile(r"^>{5,9} ?REPLACE\s*$")
+_DIVIDER_LINE = re.compile(r"^={5,9}\s*$")
+
+
+def terminated(answer: str) -> str:
+    """A focused answer whose replacement ends with the closing fence but no ``>>>>>>> REPLACE``
+    line (small models drop it): the marker put back before that fence. Anything else as is."""
+    lines = answer.splitlines(keepends=True)
+    divider = next((i for i, line in enumerate(lines) if _DIVIDER_LINE.match(line)), None)
+    if divider is None:
+        return answer
+    for index in range(divider + 1, len(lines)):
+        line = lines[index].strip()
+        if _REPLACE_LINE.match(line):
+            return answer
+        if line.startswith("```") and not line.strip("`"):
+            return "".join([*lines[:index], ">>>>>>> REPLACE\n", *lines[index:]])
+    return answer
 
 
 def errors_budget(max_output_tokens: int) -> int:

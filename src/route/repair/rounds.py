@@ -117,6 +117,7 @@ def focused_request(
         errors_budget,
         failing_file,
         focused_prefill,
+        focused_span,
         project_imports,
     )
 
@@ -132,13 +133,15 @@ def focused_request(
         output = tail_text(clean_output(failed_output(verify)), errors_budget(max_output_tokens))
         errors = f"The checks printed:\n\n```\n{output}\n```" if output else ""
     imports = read_texts(project_imports(path, texts[path], root), root)
+    span = focused_span(path, texts[path], [location.line for location in mine])
     messages = build_focused_messages(
         path=path,
         text=texts[path],
         errors=errors,
         imports=[ContextFile(name, text) for name, text in imports.items()],
+        span=span,
     )
-    return FocusedRequest(path, messages, focused_prefill(path))
+    return FocusedRequest(path, messages, focused_prefill(path, texts[path], span))
 
 
 def only_file(parsed: ParsedAnswer, path: str) -> ParsedAnswer:

@@ -351,6 +351,10 @@ def _attempts(
             # The repair conversation outgrew the context: the run ends with what it has.
             last_failure = f"{last_failure}; no room for another repair round ({error})"
             break
+        if strategy == "focused":
+            from route.repair.focused import terminated
+
+            completion = replace(completion, text=terminated(completion.text))
         attempt, failure = _attempt(
             options,
             number,

@@ -10,18 +10,18 @@ Path rules (``normalize_path``, protected patterns, symbolic links) live in
 ``route.safety.path_rules``; every path goes through them before anything is planned.
 
 Content rules: a whole-file block replaces, and a SEARCH/REPLACE block edits, an existing file
-only when its path is in ``modifiable`` (context files, targets, files route wrote earlier in the
-run) or with ``force``. A SEARCH text that does not occur exactly once is tried with the
+only when its path is in ``modifiable`` (context files, targets, files route wrote earlier in
+the run) or with ``force``. A SEARCH text that does not occur exactly once is tried with the
 tolerant rules of ``route.safety.edit_match`` (copied line numbers, trailing whitespace, a
-shifted indentation), each accepted only where it finds exactly one place. A new file may not shadow what verify runs: a top-level module named
-like a tool or standard-library module (``pytest.py``; ``--allow`` overrides) or a module beside
-a package of the same name (``x.py`` and ``x/__init__.py``; ``--force`` overrides). The
-``[tool.route]`` table of a ``pyproject.toml`` is route's own configuration: a change to it is
-refused even when ``pyproject.toml`` is allowed. Content with a NUL
-byte, text that is not valid UTF-8, or above ``max_file_bytes`` is refused. Whole-file content
-is kept as written except that a final newline is added when missing (an empty file stays
-empty), and an existing file that uses CRLF line ends keeps them. Content identical to the disk
-is no change.
+shifted indentation), each accepted only where it finds exactly one place. A new file may not
+shadow what verify runs: a top-level module named like a tool or standard-library module
+(``pytest.py``; ``--allow`` overrides) or a module beside a package of the same name (``x.py``
+and ``x/__init__.py``; ``--force`` overrides). The ``[tool.route]`` table of a
+``pyproject.toml`` is route's own configuration: a change to it is refused even when
+``pyproject.toml`` is allowed. Content with a NUL byte, text that is not valid UTF-8, or above
+``max_file_bytes`` is refused. Whole-file content is kept as written except that a final newline
+is added when missing (an empty file stays empty), and an existing file that uses CRLF line ends
+keeps them. Content identical to the disk is no change.
 
 Order and duplicates: whole-file blocks are planned first, in answer order, then edits in
 answer order (an edit to a file that a block of the same answer writes applies to that block's
