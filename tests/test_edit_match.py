@@ -61,7 +61,10 @@ def test_trailing_whitespace_and_blank_lines_around_the_search_are_ignored() -> 
 
 def test_a_block_shifted_left_is_matched_and_the_replacement_shifted_back() -> None:
     search = "text = text.lower()\nreturn re.sub(r'[^a-z0-9]+', '-', text)\n"
-    replace = "text = text.lower()\nif not text:\n    return ''\nreturn re.sub(r'[^a-z0-9]+', '-', text)\n"
+    replace = (
+        "text = text.lower()\nif not text:\n    return ''\n"
+        "return re.sub(r'[^a-z0-9]+', '-', text)\n"
+    )
     result = applied(FILE, search, replace)
     assert (
         "    text = text.lower()\n    if not text:\n        return ''\n    return re.sub" in result

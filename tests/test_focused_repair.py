@@ -8,6 +8,7 @@ from route.prompting.locations import Location
 from route.prompting.parse import complete_answer, parse_answer
 from route.repair.focused import (
     MAX_SPAN_LINES,
+    MAX_TASK_CHARACTERS,
     build_focused_messages,
     failing_file,
     focused_prefill,
@@ -51,6 +52,19 @@ def test_messages_show_the_numbered_file_errors_and_imports() -> None:
         imports=[ContextFile("app/services/p.py", "class PService: ...\n")],
     )
     assert again == (system, user)  # deterministic
+
+
+def test_the_task_comes_first_cut_to_its_limit() -> None:
+    _, user = build_focused_messages(
+        path="a.py", text="x = 1\n", errors="", imports=[], task="  slugify titles  "
+    )
+    assert user.content.startswith("# The task the file is for\n\nslugify titles\n\n# The file")
+    _, long = build_focused_messages(
+        path="a.py", text="x = 1\n", errors="", imports=[], task="t" * (MAX_TASK_CHARACTERS + 50)
+    )
+    assert "t" * MAX_TASK_CHARACTERS + " […]\n\n# The file to fix" in long.content
+    _, none = build_focused_messages(path="a.py", text="x = 1\n", errors="", imports=[])
+    assert none.content.startswith("# The file to fix")
 
 
 def test_imports_beyond_the_limit_are_named_only() -> None:

@@ -172,8 +172,8 @@ def test_where_defined_gives_the_import(project: Path) -> None:
         "(`from app.services.user_service import UserService`).\n"
         "- `service` is defined in `tests/conftest.py` (a pytest fixture: take `service` as a "
         "parameter of the test).\n"
-        "- `nowhere` is not defined in the project files route indexed: define it (or create it "
-        "in the test) before using it."
+        "- `nowhere` is not defined in the project files route indexed: define it where it is "
+        "used, or write the code without it."
     )
     assert where_defined(NameIndex(), []) == ""
 

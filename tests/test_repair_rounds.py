@@ -185,6 +185,7 @@ def test_a_repeated_answer_gets_a_focused_round_in_a_fresh_conversation(project:
         focused[1].content
     )
     assert f"{SERVICE}:3:9: F821 Undefined name `Project`" in focused[1].content
+    assert focused[1].content.startswith("# The task the file is for\n\nservice for Projects")
     # The answer is prefilled up to the replacement of the line the error points at.
     assert focused[2].content == f"{SERVICE}\n```python\n<<<<<<< SEARCH\nITEMS = BAD\n=======\n"
     assert (project / SERVICE).read_text().endswith("ITEMS = []\n")

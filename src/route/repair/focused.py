@@ -28,6 +28,8 @@ from route.values import ContextFile, Message
 
 # The imported files shown whole, at most (the rest are named only).
 MAX_IMPORT_CHARACTERS = 12_000
+# The task as shown, at most (a task file can be long; the file and errors matter more here).
+MAX_TASK_CHARACTERS = 2_000
 # The longest span the answer is prefilled with; a longer one is cut to the first error's.
 MAX_SPAN_LINES = 200
 # Lines around an error outside Python (or in Python that does not parse).
@@ -72,9 +74,11 @@ def build_focused_messages(
     errors: str,
     imports: Sequence[ContextFile],
     span: Span | None = None,
+    task: str = "",
     max_import_characters: int = MAX_IMPORT_CHARACTERS,
 ) -> tuple[Message, ...]:
-    """The system and user messages of the focused round (deterministic)."""
+    """The system and user messages of the focused round (deterministic). ``task``: what the
+    run was asked for, shown first (cut to ``MAX_TASK_CHARACTERS``), so the fix keeps to it."""
     language = language_for(path)
     if span is None:
         answer = render_template(
@@ -88,6 +92,7 @@ def build_focused_messages(
     user = render_template(
         load_template("focused-repair"),
         {
+            "task": _task_section(task),
             "path": path,
             "file": fenced(numbered_file(text), language),
             "errors": errors.strip() or "The checks failed without pointing to a line.",
@@ -99,6 +104,15 @@ def build_focused_messages(
         Message("system", load_template("focused-system")),
         Message("user", user),
     )
+
+
+def _task_section(task: str) -> str:
+    task = task.strip()
+    if not task:
+        return ""
+    if len(task) > MAX_TASK_CHARACTERS:
+        task = task[:MAX_TASK_CHARACTERS].rstrip() + " […]"
+    return f"# The task the file is for\n\n{task}\n\n"
 
 
 def _render_imports(imports: Sequence[ContextFile], limit: int) -> str:

@@ -109,6 +109,7 @@ def focused_request(
     root: Path,
     index: NameIndex | None,
     max_output_tokens: int,
+    task: str = "",
 ) -> FocusedRequest | None:
     """The focused round's request, or None when there is no written file to focus on."""
     from route.prompting.prompt import clean_output, tail_text
@@ -140,6 +141,7 @@ def focused_request(
         errors=errors,
         imports=[ContextFile(name, text) for name, text in imports.items()],
         span=span,
+        task=task,
     )
     return FocusedRequest(path, messages, focused_prefill(path, texts[path], span))
 

@@ -538,6 +538,7 @@ def _focused_round(
         root=options.project_root,
         index=prepared.index,
         max_output_tokens=options.verify_output_tokens,
+        task=options.task,
     )
 
 
