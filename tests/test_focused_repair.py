@@ -134,6 +134,16 @@ def test_a_python_span_is_the_function_or_the_top_level_statement() -> None:
     assert focused_span("app/s.py", SERVICE, [17]) == (17, 17)  # a class attribute
 
 
+def test_an_undefined_name_brings_the_imports_into_the_span() -> None:
+    # SERVICE's only import is line 3; the error is in helper (lines 20-21).
+    assert focused_span("app/s.py", SERVICE, [21], with_imports=True) == (3, 21)
+    assert focused_span("app/s.py", SERVICE, [21], with_imports=False) == (20, 21)
+    assert focused_span("web/a.ts", "import x from './x';\nconst a = b;\n", [2],
+                        with_imports=True) == (1, 2)  # fmt: skip
+    no_imports = "def f():\n    return g()\n"
+    assert focused_span("a.py", no_imports, [2], with_imports=True) == (1, 2)
+
+
 def test_several_errors_give_one_span_from_the_first_to_the_last() -> None:
     assert focused_span("app/s.py", SERVICE, [21, 10]) == (9, 21)
 

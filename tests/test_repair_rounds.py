@@ -191,6 +191,28 @@ def test_a_repeated_answer_gets_a_focused_round_in_a_fresh_conversation(project:
     assert (project / SERVICE).read_text().endswith("ITEMS = []\n")
 
 
+def test_for_an_undefined_name_the_prefilled_span_reaches_back_to_the_imports(
+    project: Path,
+) -> None:
+    bad = answer('"""Projects."""\nimport json\n\nSTATE = "GOOD"\nITEMS = BAD\n')
+    edit = (
+        'import json\n\nfrom app.models.project import Project\n\nSTATE = "GOOD"\n'
+        "ITEMS: list[Project] = []\n>>>>>>> REPLACE\n```\n"
+    )
+    backend = FakeBackend(bad, bad, edit)
+    result = run_generation(project_options(project, max_attempts=3), lambda: backend)
+    assert result.status == "success", result.message
+    prefill = backend.history[2].messages[-1].content
+    assert prefill.endswith('<<<<<<< SEARCH\nimport json\n\nSTATE = "GOOD"\nITEMS = BAD\n=======\n')
+    assert "`Project` is defined in `app/models/project.py`" in (
+        backend.history[2].messages[1].content
+    )
+    assert (project / SERVICE).read_text() == (
+        '"""Projects."""\nimport json\n\nfrom app.models.project import Project\n\n'
+        'STATE = "GOOD"\nITEMS: list[Project] = []\n'
+    )
+
+
 @pytest.mark.parametrize(
     "continuation",
     ["ITEMS = []\n>>>>>>> REPLACE\n```\n", "ITEMS = []\n```\n"],

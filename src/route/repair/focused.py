@@ -137,11 +137,14 @@ def _render_imports(imports: Sequence[ContextFile], limit: int) -> str:
 # --------------------------------------------------------------------------- the span
 
 
-def focused_span(path: str, text: str, lines: Sequence[int]) -> Span | None:
+def focused_span(
+    path: str, text: str, lines: Sequence[int], *, with_imports: bool = False
+) -> Span | None:
     """The lines the focused answer rewrites: around each located line (``lines``), the Python
     definition or top-level statement holding it, else a few lines around it; the whole file
-    when nothing was located. Widened until its text occurs once in the file; None when that
-    cannot be (or the file is empty)."""
+    when nothing was located. ``with_imports`` (an error names an undefined name): a Python
+    file's top-level imports too, where the missing import goes. Widened until its text occurs
+    once in the file; None when that cannot be (or the file is empty)."""
     count = len(text.splitlines())
     if count == 0:
         return None
@@ -150,6 +153,9 @@ def focused_span(path: str, text: str, lines: Sequence[int]) -> Span | None:
         span: Span = (1, count)
     else:
         spans = [_span_around(path, text, line, count) for line in located]
+        imports = _python_imports(text) if with_imports and path.endswith(".py") else None
+        if imports is not None:
+            spans.append(imports)
         span = (min(first for first, _ in spans), max(last for _, last in spans))
         if span[1] - span[0] + 1 > MAX_SPAN_LINES:
             span = spans[0]
@@ -179,6 +185,19 @@ def _python_span(text: str, line: int) -> Span | None:
     if isinstance(node, ast.ClassDef):
         node = _holding(node.body, line) or node  # the class line itself: the whole class
     return _first_line(node), _last_line(node)
+
+
+def _python_imports(text: str) -> Span | None:
+    """From the first to the last top-level import statement; None without any (or when the
+    file does not parse)."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError):
+        return None
+    found = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
+    if not found:
+        return None
+    return _first_line(found[0]), max(_last_line(node) for node in found)
 
 
 def _holding(body: Sequence[ast.stmt], line: int) -> ast.stmt | None:

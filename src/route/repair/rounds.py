@@ -134,7 +134,12 @@ def focused_request(
         output = tail_text(clean_output(failed_output(verify)), errors_budget(max_output_tokens))
         errors = f"The checks printed:\n\n```\n{output}\n```" if output else ""
     imports = read_texts(project_imports(path, texts[path], root), root)
-    span = focused_span(path, texts[path], [location.line for location in mine])
+    span = focused_span(
+        path,
+        texts[path],
+        [location.line for location in mine],
+        with_imports=bool(undefined_names(location.message for location in mine)),
+    )
     messages = build_focused_messages(
         path=path,
         text=texts[path],
