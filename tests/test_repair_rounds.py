@@ -213,6 +213,17 @@ def test_for_an_undefined_name_the_prefilled_span_reaches_back_to_the_imports(
     )
 
 
+def test_a_name_the_project_does_not_define_keeps_the_span_to_its_line(project: Path) -> None:
+    (project / "app" / "models" / "project.py").write_text('"""Nothing here."""\n')
+    bad = answer('"""Projects."""\nimport json\n\nSTATE = "GOOD"\nITEMS = BAD\n')
+    backend = FakeBackend(bad, bad, "ITEMS = []\n>>>>>>> REPLACE\n```\n")
+    result = run_generation(project_options(project, max_attempts=3), lambda: backend)
+    assert result.status == "success", result.message
+    assert (
+        backend.history[2].messages[-1].content.endswith("<<<<<<< SEARCH\nITEMS = BAD\n=======\n")
+    )
+
+
 @pytest.mark.parametrize(
     "continuation",
     ["ITEMS = []\n>>>>>>> REPLACE\n```\n", "ITEMS = []\n```\n"],

@@ -142,9 +142,9 @@ def focused_span(
 ) -> Span | None:
     """The lines the focused answer rewrites: around each located line (``lines``), the Python
     definition or top-level statement holding it, else a few lines around it; the whole file
-    when nothing was located. ``with_imports`` (an error names an undefined name): a Python
-    file's top-level imports too, where the missing import goes. Widened until its text occurs
-    once in the file; None when that cannot be (or the file is empty)."""
+    when nothing was located. ``with_imports`` (an undefined name the project defines
+    elsewhere): a Python file's top-level imports too, where the missing import goes. Widened
+    until its text occurs once in the file; None when that cannot be (or the file is empty)."""
     count = len(text.splitlines())
     if count == 0:
         return None

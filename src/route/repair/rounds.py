@@ -138,7 +138,7 @@ def focused_request(
         path,
         texts[path],
         [location.line for location in mine],
-        with_imports=bool(undefined_names(location.message for location in mine)),
+        with_imports=_importable(mine, root, index),
     )
     messages = build_focused_messages(
         path=path,
@@ -149,6 +149,16 @@ def focused_request(
         task=task,
     )
     return FocusedRequest(path, messages, focused_prefill(path, texts[path], span))
+
+
+def _importable(locations: Sequence[Location], root: Path, index: NameIndex | None) -> bool:
+    """Whether an error calls a name undefined that the project defines elsewhere: the fix is
+    then an import, so the focused span takes in the file's imports."""
+    names = undefined_names(location.message for location in locations)
+    if not names:
+        return False
+    known = _with_project_wide(index, names, root)
+    return any(known.defined_in(name) for name in names)
 
 
 def only_file(parsed: ParsedAnswer, path: str) -> ParsedAnswer:
