@@ -199,6 +199,16 @@ def test_a_missing_replace_marker_is_put_back_before_the_closing_fence() -> None
     ]
 
 
+def test_an_empty_replacement_is_not_turned_into_a_deletion() -> None:
+    # Seen with Qwen2.5-Coder-1.5B: the continuation was the closing fence alone.
+    prefill = focused_prefill("app/s.py", SERVICE, (1, 21))
+    answer = complete_answer(prefill, "```\n")
+    assert terminated(answer) == answer
+    assert parse_answer(terminated(answer)).edits == ()
+    blank = complete_answer(prefill, "\n\n```\n")
+    assert parse_answer(terminated(blank)).edits == ()
+
+
 def test_a_terminated_or_cut_answer_is_left_as_it_is() -> None:
     whole = "a.py\n```python\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n"
     assert terminated(whole) == whole

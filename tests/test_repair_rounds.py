@@ -239,6 +239,15 @@ def test_a_focused_answer_that_only_continues_the_prefill_is_applied(
     assert (project / SERVICE).read_text() == '"""Projects."""\nSTATE = "GOOD"\nITEMS = []\n'
 
 
+def test_a_focused_answer_that_only_closes_the_fence_deletes_nothing(project: Path) -> None:
+    backend = FakeBackend(BAD, BAD, "```\n")
+    result = run_generation(project_options(project, max_attempts=3), lambda: backend)
+    assert result.status == "verify_failed"
+    assert not result.attempts[-1].written
+    assert "unterminated" in (result.attempts[-1].failure or "")
+    assert (project / SERVICE).read_text() == '"""Projects."""\nSTATE = "GOOD"\nITEMS = BAD\n'
+
+
 def test_the_focused_round_changes_only_the_failing_file(project: Path) -> None:
     other = "app/other.py\n```python\nX = 1\n```\n"
     backend = FakeBackend(BAD, BAD, EDIT + "\n" + other)

@@ -230,7 +230,9 @@ _DIVIDER_LINE = re.compile(r"^={5,9}\s*$")
 
 def terminated(answer: str) -> str:
     """A focused answer whose replacement ends with the closing fence but no ``>>>>>>> REPLACE``
-    line (small models drop it): the marker put back before that fence. Anything else as is."""
+    line (small models drop it): the marker put back before that fence. Anything else as is,
+    an empty replacement above all: a model that closes the fence at once wrote no fix, and
+    the marker would turn that into deleting every prefilled line."""
     lines = answer.splitlines(keepends=True)
     divider = next((i for i, line in enumerate(lines) if _DIVIDER_LINE.match(line)), None)
     if divider is None:
@@ -240,6 +242,8 @@ def terminated(answer: str) -> str:
         if _REPLACE_LINE.match(line):
             return answer
         if line.startswith("```") and not line.strip("`"):
+            if not any(item.strip() for item in lines[divider + 1 : index]):
+                return answer
             return "".join([*lines[:index], ">>>>>>> REPLACE\n", *lines[index:]])
     return answer
 
