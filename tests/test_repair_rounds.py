@@ -37,17 +37,22 @@ Services live in `app/services/<resource>_service.py`.
 
 SERVICE = "app/services/project_service.py"
 # verify: the service must define STATE = "GOOD", must not hold "BAD" or "import os", and
-# prints a ruff-like location for each problem it finds.
+# prints a ruff-like location for each problem it finds. "BAD" is an undefined `Project` until
+# the file imports it (then it is only "BAD").
 CHECK = """
 import pathlib, sys
 path = "app/services/project_service.py"
 lines = pathlib.Path(path).read_text().splitlines()
+imported = any("import Project" in line for line in lines)
 problems = []
 for number, line in enumerate(lines, 1):
     if "import os" in line:
         problems.append(f"{path}:{number}:1: F401 `os` imported but unused")
     if "BAD" in line:
-        problems.append(f"{path}:{number}:9: F821 Undefined name `Project`")
+        problems.append(f"{path}:{number}:9: " + (
+            "E000 BAD is not allowed" if imported else "F821 Undefined name `Project`"))
+    if "[Project]" in line and not imported:
+        problems.append(f"{path}:{number}:13: F821 Undefined name `Project`")
 if not any('STATE = "GOOD"' in line for line in lines):
     problems.append(f"{path}:1:1: E999 STATE is not GOOD")
 print("\\n".join(problems) or "all good")
@@ -76,8 +81,17 @@ def project(tmp_path: Path) -> Path:
     (root / "app" / "models" / "project.py").write_text(
         '"""Projects."""\n\n\nclass Project:\n    name: str\n'
     )
+    # A second `Project`: which one an undefined `Project` means is the model's call, so the
+    # import step leaves it alone (``single_project`` removes it).
+    (root / "app" / "models" / "project_v2.py").write_text('"""V2."""\n\n\nclass Project: ...\n')
     (root / "README.md").write_text("readme\n")
     return root
+
+
+@pytest.fixture
+def single_project(project: Path) -> Path:
+    (project / "app" / "models" / "project_v2.py").unlink()
+    return project
 
 
 def drop_imports_fix() -> FixSettings:
@@ -140,6 +154,47 @@ def test_a_fix_step_that_touches_other_files_is_undone_and_reported(project: Pat
     assert any("changed files route did not write (README.md)" in w for w in result.warnings)
     assert result.attempts[0].fix is not None
     assert result.attempts[0].fix.changes == ()
+
+
+# --------------------------------------------------------------------------- the import step
+
+
+def test_a_name_one_project_module_defines_is_imported_without_a_model(
+    single_project: Path,
+) -> None:
+    missing = answer('"""Projects."""\nimport json\n\nSTATE = "GOOD"\nITEMS: list[Project] = []\n')
+    backend = FakeBackend(missing)
+    result = run_generation(project_options(single_project), lambda: backend)
+    assert result.status == "success", result.message
+    assert len(backend.history) == 1  # no repair round was needed
+    (attempt,) = result.attempts
+    assert attempt.imports == (f"{SERVICE}: from app.models.project import Project",)
+    assert attempt.verify is not None and attempt.verify.passed
+    assert (single_project / SERVICE).read_text() == (
+        '"""Projects."""\nimport json\nfrom app.models.project import Project\n\n'
+        'STATE = "GOOD"\nITEMS: list[Project] = []\n'
+    )
+    report = result_to_dict(result)
+    assert report["attempts"][0]["imports_added"] == list(attempt.imports)
+    assert report["files"]["created"] == [SERVICE]
+
+
+def test_the_import_step_is_undone_by_rollback_with_the_rest(single_project: Path) -> None:
+    backend = FakeBackend(BAD)
+    options = project_options(single_project, max_attempts=1, rollback=True)
+    result = run_generation(options, lambda: backend)
+    assert result.status == "verify_failed"
+    assert result.attempts[0].imports == (f"{SERVICE}: from app.models.project import Project",)
+    assert "E000 BAD is not allowed" in (result.attempts[0].verify.output_tail or "")
+    assert not (single_project / SERVICE).exists()
+
+
+def test_an_ambiguous_name_is_left_to_the_model(project: Path) -> None:
+    backend = FakeBackend(BAD, GOOD)
+    result = run_generation(project_options(project), lambda: backend)
+    assert result.status == "success"
+    assert result.attempts[0].imports == ()
+    assert len(backend.history) == 2
 
 
 # --------------------------------------------------------------------------- repair messages

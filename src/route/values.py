@@ -271,6 +271,9 @@ class Attempt:
     # the located verify output), "focused" (a fresh conversation on the failing file alone).
     strategy: Strategy = "first"
     fix: FixResult | None = None  # the fix step before verify, when one ran
+    # The import step after a failed verify: "path: from module import name" per import route
+    # added (verify then ran again: ``verify`` is that second run).
+    imports: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

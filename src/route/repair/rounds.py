@@ -82,6 +82,11 @@ def located_section(locations: Sequence[Location], root: Path, index: NameIndex 
     return text
 
 
+def index_for_names(index: NameIndex | None, names: Sequence[str], root: Path) -> NameIndex:
+    """``index``, or when it does not define every name, the project's whole index (bounded)."""
+    return _with_project_wide(index, names, root)
+
+
 def _with_project_wide(index: NameIndex | None, names: Sequence[str], root: Path) -> NameIndex:
     """``index``, or when it does not define every name, the project's whole index (bounded)."""
     if index is not None and all(index.defined_in(name) for name in names):

@@ -36,6 +36,7 @@ from route.values import (
     ChatRequest,
     Completion,
     ContextFile,
+    FileBlock,
     FileChange,
     FixResult,
     Message,
@@ -367,6 +368,7 @@ def _attempts(
             cancel=cancel,
             strategy=strategy,
             only=focused_path,
+            index=prepared.index,
         )
         if options.dry_run:
             return "dry_run", EXIT_OK, "dry run: nothing was written"
@@ -459,6 +461,7 @@ def _attempt(
     cancel: threading.Event | None = None,
     strategy: Strategy = "first",
     only: str = "",
+    index: NameIndex | None = None,
 ) -> tuple[Attempt, str | None]:
     """Parse one answer, plan its writes (through ``guard``), write, fix and verify them, and
     record the attempt. ``only``: the one file this answer may change (a focused round).
@@ -490,7 +493,15 @@ def _attempt(
     state.refused.extend(plan.refusals)
     draft = Attempt(number, completion, parsed, plan, written=False, verify=None, strategy=strategy)
     attempt, failure = _write_and_verify(
-        options, plan, draft, state, events, may_change=may_change, cancel=cancel
+        options,
+        plan,
+        draft,
+        state,
+        events,
+        may_change=may_change,
+        cancel=cancel,
+        tool_names=tool_names,
+        index=index,
     )
     state.attempts.append(attempt)
     events.attempt_finished(attempt)
@@ -630,8 +641,12 @@ def _write_and_verify(
     *,
     may_change: Collection[str],
     cancel: threading.Event | None = None,
+    tool_names: frozenset[str] = frozenset(),
+    index: NameIndex | None = None,
 ) -> tuple[Attempt, str | None]:
-    """Apply one attempt's plan and verify it. Returns the attempt and why it failed (or None)."""
+    """Apply one attempt's plan and verify it; when verify fails on names the project defines
+    elsewhere, the import step adds those imports and verify runs again. Returns the attempt
+    and why it failed (or None)."""
     parsed = draft.parsed
 
     def attempt(written: bool, verify: VerifyResult | None, failure: str | None) -> Attempt:
@@ -674,6 +689,19 @@ def _write_and_verify(
         verify = verify_project(
             options.project_root, options.verify, on_start=events.verify_started, cancel=cancel
         )
+        imports: tuple[str, ...] = ()
+        if not verify.passed and not verify.tampered:
+            imports = _import_step(
+                options, verify, state, events, tool_names=tool_names, index=index
+            )
+            if imports:
+                _check_cancel(cancel, "after the import step")
+                verify = verify_project(
+                    options.project_root,
+                    options.verify,
+                    on_start=events.verify_started,
+                    cancel=cancel,
+                )
     if verify.skipped_reason and options.verify is not None:
         state.warnings.append(f"verify skipped: {verify.skipped_reason}")
     if verify.sandbox == "unavailable":
@@ -681,7 +709,40 @@ def _write_and_verify(
             "--sandbox-best-effort: this system cannot isolate verify; it ran unisolated"
         )
     verdict = None if verify.passed else verify_failure(verify)
-    return replace(attempt(bool(plan.changes), verify, verdict), fix=fix), verdict
+    return replace(attempt(bool(plan.changes), verify, verdict), fix=fix, imports=imports), verdict
+
+
+def _import_step(
+    options: GenOptions,
+    verify: VerifyResult,
+    state: _RunState,
+    events: RunEvents,
+    *,
+    tool_names: frozenset[str],
+    index: NameIndex | None,
+) -> tuple[str, ...]:
+    """Import the names verify calls undefined, in the files route wrote, from the one project
+    module that defines each (``repair/auto_import``); the same planner and fix step as an
+    answer's files. The imports added, as "path: from module import name"."""
+    from route.repair.auto_import import import_texts
+    from route.repair.rounds import located_errors
+    from route.safety.writer import apply_plan
+
+    written = state.written_paths
+    locations = located_errors(verify, sorted(written), options.project_root)
+    texts, added = import_texts(locations, options.project_root, index)
+    if not added:
+        return ()
+    parsed = ParsedAnswer(files=tuple(FileBlock(path, text) for path, text in texts.items()))
+    plan = _plan(options, parsed, written, tool_names)
+    if not plan.applicable or not plan.changes:
+        return ()
+    apply_plan(plan, options.project_root)
+    state.record_changes(plan.changes)
+    lines = tuple(f"{item.path}: {item.line}" for item in added)
+    events.notice("import step: added " + "; ".join(lines) + "; verify runs again")
+    _fix(options, plan, state, events)
+    return lines
 
 
 def _fix(

@@ -90,6 +90,8 @@ def _attempt_dict(attempt: Attempt) -> dict[str, Any]:
         "verify": verify_dict(attempt.verify, full=False),
         "fix": _fix_dict(attempt.fix),
     }
+    if attempt.imports:
+        data["imports_added"] = list(attempt.imports)
     if usage.reasoning_tokens:
         data["reasoning_tokens"] = usage.reasoning_tokens
     return data
