@@ -210,6 +210,9 @@ class Outcome:
     # many attempts the fix step changed files
     strategy: str | None = None
     fix_changed_attempts: int = 0
+    # route: whether the passing attempt needed the import step (route added imports and ran
+    # verify again); such a pass is counted as the import step's, not the answer's
+    passed_by_import_step: bool = False
     # baseline: whether it passes once the project's fix command ran on its file (None: no
     # answer to fix, or no fix command)
     passed_with_fix: bool | None = None
@@ -220,7 +223,12 @@ class Outcome:
 
     @property
     def first_attempt(self) -> bool:
-        return self.passed and self.attempts == 1
+        """The first answer passed as the model wrote it (no repair, no import step)."""
+        return self.passed and self.attempts == 1 and not self.passed_by_import_step
+
+    @property
+    def how_passed(self) -> str:
+        return "import" if self.passed_by_import_step else (self.strategy or "first")
 
 
 def prepare_project(task: Task, destination: Path) -> Path:
@@ -289,6 +297,7 @@ def route_task(
     fixed = sum(
         1 for attempt in result.get("attempts") or [] if (attempt.get("fix") or {}).get("changed")
     )
+    last = (result.get("attempts") or [{}])[-1]
     return Outcome(
         task=task.key,
         method="route",
@@ -303,6 +312,7 @@ def route_task(
         requests=requests,
         strategy=result.get("strategy"),
         fix_changed_attempts=fixed,
+        passed_by_import_step=verified and bool(last.get("imports_added")),
     )
 
 
@@ -421,7 +431,7 @@ def sse_text(response_text: str) -> str:
     return "".join(parts)
 
 
-STRATEGIES = ("first", "repair", "focused")
+STRATEGIES = ("first", "import", "repair", "focused")
 
 
 def summarize(
@@ -433,7 +443,7 @@ def summarize(
     for item in route:
         base = baseline.get(item.task)
         rows.append((
-            item.task, item.passed, item.strategy if item.passed else None, item.attempts,
+            item.task, item.passed, item.how_passed if item.passed else None, item.attempts,
             item.fix_changed_attempts, item.prompt_tokens, item.output_tokens, item.seconds,
             None if base is None else base.passed,
             None if base is None else base.passed_with_fix,
@@ -443,7 +453,7 @@ def summarize(
     route_passed = sum(o.passed for o in route)
     first = sum(o.first_attempt for o in route)
     by_strategy = {
-        strategy: sum(1 for o in route if o.passed and (o.strategy or "first") == strategy)
+        strategy: sum(1 for o in route if o.passed and o.how_passed == strategy)
         for strategy in STRATEGIES
     }
     first_failures = ran - first
@@ -480,8 +490,9 @@ def summarize(
         ),
         Goal(
             "repairs convert at least half of route's first-attempt failures (issue 20)",
-            f"{converted} of {first_failures} first-attempt failures passed later "
-            f"(repair {by_strategy['repair']}, focused {by_strategy['focused']})",
+            f"{converted} of {first_failures} first-answer failures passed later "
+            f"(import step {by_strategy['import']}, repair {by_strategy['repair']}, "
+            f"focused {by_strategy['focused']})",
             None if first_failures == 0 else converted * 2 >= first_failures,
         ),
     )  # fmt: skip
@@ -491,8 +502,9 @@ def summarize(
         f"up to {settings.max_attempts} attempts for route, 1 for the baseline",
         "seconds are wall time per task (generation, verify and repairs; acceptance excluded "
         "for route, included for the baseline)",
-        f"route's passes by strategy: first answer {by_strategy['first']}, repair round "
-        f"{by_strategy['repair']}, focused round {by_strategy['focused']}",
+        f"route's passes by strategy: first answer {by_strategy['first']}, import step "
+        f"{by_strategy['import']}, repair round {by_strategy['repair']}, focused round "
+        f"{by_strategy['focused']}",
         "fix step: route's fix command changed files in "
         f"{sum(1 for o in route if o.fix_changed_attempts)} of {ran} tasks; the baseline's "
         f"answers pass {base_passed}/{len(baseline)} as written and "
@@ -546,6 +558,7 @@ def outcome_dict(outcome: Outcome) -> dict[str, Any]:
         "requests": list(outcome.requests),
         "strategy": outcome.strategy,
         "fix_changed_attempts": outcome.fix_changed_attempts,
+        "passed_by_import_step": outcome.passed_by_import_step,
         "passed_with_fix": outcome.passed_with_fix,
         "run_id": result.get("run_id"),
         "status": result.get("status"),

@@ -353,10 +353,12 @@ def _outcome(
     strategy: str | None = None,
     fix_changed: int = 0,
     with_fix: bool | None = None,
+    imported: bool = False,
 ) -> Outcome:
     return Outcome(
         task, method, passed, passed, attempts, 100, 50, 1.0, strategy=strategy,
         fix_changed_attempts=fix_changed, passed_with_fix=with_fix,
+        passed_by_import_step=imported,
     )  # fmt: skip
 
 
@@ -395,20 +397,38 @@ def test_delegation_summary_reports_strategies_and_the_fix_step() -> None:
     result = summarize(outcomes, [], DelegationSettings())
 
     assert result.data is not None
-    assert result.data["route_passed_by_strategy"] == {"first": 1, "repair": 0, "focused": 1}
+    assert result.data["route_passed_by_strategy"] == {
+        "first": 1, "import": 0, "repair": 0, "focused": 1,
+    }  # fmt: skip
     assert result.data["route_fix_changed_tasks"] == 2
     assert result.data["baseline_passed_with_fix"] == 1
     assert (result.data["repairs_converted"], result.data["first_attempt_failures"]) == (1, 2)
     assert result.goals[2].met is True  # route fails 33 %, the baseline 100 %
     assert result.goals[3].met is True  # 1 of 2 converted
-    assert "route's passes by strategy: first answer 1, repair round 0, focused round 1" in (
-        result.notes
-    )
+    assert (
+        "route's passes by strategy: first answer 1, import step 0, repair round 0, focused round 1"
+    ) in result.notes
     assert any("2 of 3 tasks" in note and "1/3 after the same fix command" in note
                for note in result.notes)  # fmt: skip
     assert result.rows[1][:5] == ("slug", True, "focused", 3, 0)
     assert result.rows[2][2] is None  # no strategy for a failure
     assert result.rows[0][9] is True  # the baseline passes after the fix
+
+
+def test_a_pass_that_needed_the_import_step_is_not_a_first_answer_pass() -> None:
+    outcomes = [
+        _outcome("schema", "route", passed=True, strategy="first", imported=True),
+        _outcome("schema", "baseline", passed=False),
+        _outcome("model", "route", passed=True, strategy="first"),
+        _outcome("model", "baseline", passed=True),
+    ]
+    result = summarize(outcomes, [], DelegationSettings())
+    assert result.data is not None
+    assert result.data["route_first_attempt"] == 1
+    assert result.data["route_passed_by_strategy"]["import"] == 1
+    assert (result.data["repairs_converted"], result.data["first_attempt_failures"]) == (1, 1)
+    assert result.rows[0][2] == "import"
+    assert "import step 1, repair 0, focused 0" in result.goals[3].measured
 
 
 def test_the_fix_or_repair_tasks_are_there() -> None:

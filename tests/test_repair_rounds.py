@@ -187,6 +187,7 @@ def test_the_import_step_is_undone_by_rollback_with_the_rest(single_project: Pat
     assert result.attempts[0].imports == (f"{SERVICE}: from app.models.project import Project",)
     assert "E000 BAD is not allowed" in (result.attempts[0].verify.output_tail or "")
     assert not (single_project / SERVICE).exists()
+    assert "route added `from app.models.project import Project`" in result.handback
 
 
 def test_an_ambiguous_name_is_left_to_the_model(project: Path) -> None:

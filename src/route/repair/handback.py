@@ -87,6 +87,9 @@ def _tried(attempts: Sequence[Attempt], model: str) -> str:
     )
     if fixed:
         text += f"; the fix command changed files in {fixed} attempt(s)"
+    imported = sorted({line.split(": ", 1)[-1] for a in attempts for line in a.imports})
+    if imported:
+        text += "; route added " + _cut(", ".join(f"`{line}`" for line in imported), 200)
     if any(a.failure and "repeated its previous answer" in a.failure for a in attempts):
         text += "; the model repeated an answer word for word"
     return text + "."
