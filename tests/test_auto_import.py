@@ -43,6 +43,18 @@ def test_names_left_to_the_model() -> None:
     assert planned_imports(locations, {"app/a.py": text}, INDEX) == ()
 
 
+def test_a_module_an_import_cannot_spell_is_left_alone() -> None:
+    index = NameIndex(
+        (
+            ModuleNames("scripts/my-tool.py", "scripts.my-tool", ("def run()",)),
+            ModuleNames("app/class/x.py", "app.class.x", ("def go()",)),
+        )
+    )
+    text = "run()\ngo()\n"
+    locations = [f821("app/a.py", 1, "run"), f821("app/a.py", 2, "go")]
+    assert planned_imports(locations, {"app/a.py": text}, index) == ()
+
+
 def test_a_name_the_file_binds_already_is_not_imported_again() -> None:
     text = "from app.wrong import read_int\n\nx = read_int(1)\n"
     locations = [Location("app/a.py", 1, None, "NameError: name 'read_int' is not defined")]

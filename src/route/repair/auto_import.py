@@ -15,6 +15,7 @@ planner as a model's answer (the same path rules; only files route wrote in this
 from __future__ import annotations
 
 import ast
+import keyword
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -63,7 +64,15 @@ def _only_module(index: NameIndex, name: str, path: str) -> str | None:
         for module in index.defined_in(name)
         if module.path.endswith(".py") and module.path != path and not _is_test(module.path)
     }
-    return candidates.pop() if len(candidates) == 1 else None
+    if len(candidates) != 1:
+        return None
+    module = candidates.pop()
+    return module if _importable_name(module) else None
+
+
+def _importable_name(module: str) -> bool:
+    """A dotted name an import statement can spell (``scripts/my-tool.py`` cannot be)."""
+    return all(part.isidentifier() and not keyword.iskeyword(part) for part in module.split("."))
 
 
 def _is_test(path: str) -> bool:
