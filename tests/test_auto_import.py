@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from route.prompting.locations import Location
 from route.prompting.name_index import ModuleNames, NameIndex
 from route.repair.auto_import import AddedImport, import_texts, planned_imports, with_imports
+from route.repair.rounds import NameLookup
 
 INDEX = NameIndex(
     (
@@ -101,8 +104,9 @@ def test_crlf_and_a_missing_final_newline_are_kept() -> None:
 def test_import_texts_reads_the_files_and_builds_the_new_texts(tmp_path: Path) -> None:
     (tmp_path / "app").mkdir()
     (tmp_path / "app" / "a.py").write_text("import re\n\nX = MAX_USERS\nY = read_int(1)\n")
+    lookup = NameLookup(tmp_path, INDEX)
     texts, added = import_texts(
-        [f821("app/a.py", 3, "MAX_USERS"), f821("app/a.py", 4, "read_int")], tmp_path, INDEX
+        [f821("app/a.py", 3, "MAX_USERS"), f821("app/a.py", 4, "read_int")], tmp_path, lookup
     )
     assert [item.line for item in added] == [
         "from app.models.user import MAX_USERS",
@@ -112,7 +116,31 @@ def test_import_texts_reads_the_files_and_builds_the_new_texts(tmp_path: Path) -
         "app/a.py": "import re\nfrom app.models.user import MAX_USERS\n"
         "from app.schemas.common import read_int\n\nX = MAX_USERS\nY = read_int(1)\n"
     }
-    assert import_texts([Location("app/a.py", 3, None, "E501 too long")], tmp_path, INDEX) == (
+    assert import_texts([Location("app/a.py", 3, None, "E501 too long")], tmp_path, lookup) == (
         {},
         (),
     )
+
+
+def test_the_lookup_builds_the_whole_project_index_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from route.prompting import name_index
+
+    built: list[Path] = []
+    real = name_index.build_index
+
+    def counting(root: Path, *args: object, **kwargs: object) -> NameIndex:
+        built.append(root)
+        return real(root, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(name_index, "build_index", counting)
+    (tmp_path / "app").mkdir()
+    (tmp_path / "app" / "util.py").write_text("def helper() -> int:\n    return 1\n")
+    lookup = NameLookup(tmp_path, INDEX)
+    assert lookup.index_for(["read_int"]) is INDEX  # the run's index defines it: no build
+    assert built == []
+    whole = lookup.index_for(["helper"])
+    assert [module.path for module in whole.defined_in("helper")] == ["app/util.py"]
+    assert lookup.index_for(["nowhere"]) is whole
+    assert built == [tmp_path]

@@ -278,7 +278,7 @@ def _run_verify(batch: _Batch) -> VerifyResult:
 
 def _repair_message(batch: _Batch, verify: VerifyResult, written: Sequence[str]) -> Message:
     from route.prompting.prompt import build_repair_message
-    from route.repair.rounds import located_errors, located_section
+    from route.repair.rounds import NameLookup, located_errors, located_section
     from route.safety.verify_step import verify_failure
 
     root = batch.options.defaults.project_root
@@ -288,7 +288,9 @@ def _repair_message(batch: _Batch, verify: VerifyResult, written: Sequence[str])
         verify_output=verify.output_tail,
         written=sorted(written),
         max_output_tokens=batch.options.defaults.verify_output_tokens,
-        located=located_section(located_errors(verify, sorted(written), root), root, None),
+        located=located_section(
+            located_errors(verify, sorted(written), root), root, NameLookup(root, None)
+        ),
     )
 
 

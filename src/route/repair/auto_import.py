@@ -19,9 +19,13 @@ import keyword
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING
 
 from route.prompting.locations import Location
 from route.prompting.name_index import NameIndex, undefined_names
+
+if TYPE_CHECKING:
+    from route.repair.rounds import NameLookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,17 +157,16 @@ def _is_docstring(node: ast.stmt) -> bool:
 
 
 def import_texts(
-    locations: Sequence[Location], root: Path, index: NameIndex | None
+    locations: Sequence[Location], root: Path, lookup: NameLookup
 ) -> tuple[dict[str, str], tuple[AddedImport, ...]]:
     """The new text of each file that gets imports, and the imports; ({}, ()) when none."""
     from route.prompting.locations import read_texts
-    from route.repair.rounds import index_for_names
 
     names = undefined_names(location.message for location in locations)
     if not names:
         return {}, ()
     texts = read_texts(sorted({location.path for location in locations}), root)
-    planned = planned_imports(locations, texts, index_for_names(index, names, root))
+    planned = planned_imports(locations, texts, lookup.index_for(names))
     if not planned:
         return {}, ()
     new: dict[str, str] = {}

@@ -66,7 +66,28 @@ def located_errors(
     return find_locations(failed_output(verify), written, root)
 
 
-def located_section(locations: Sequence[Location], root: Path, index: NameIndex | None) -> str:
+class NameLookup:
+    """Where names are defined, for the repairs of one verify's output: the run's index when it
+    defines every name asked about, else the project's whole index (bounded), built on first
+    need and kept, so the import step, the repair message and the focused round share it."""
+
+    def __init__(self, root: Path, index: NameIndex | None) -> None:
+        self._root = root
+        self._index = index
+        self._whole: NameIndex | None = None
+
+    def index_for(self, names: Sequence[str]) -> NameIndex:
+        if self._index is not None and all(self._index.defined_in(name) for name in names):
+            return self._index
+        if self._whole is None:
+            from route.prompting.name_index import build_index, project_folders
+
+            folders = project_folders(self._root)
+            self._whole = build_index(self._root, folders, max_files=LOOKUP_MAX_FILES)
+        return self._whole
+
+
+def located_section(locations: Sequence[Location], root: Path, lookup: NameLookup) -> str:
     """The repair message's part that points: each location's lines, marked, and where any name
     the errors call undefined is defined. "" when nothing was located."""
     if not locations:
@@ -77,23 +98,9 @@ def located_section(locations: Sequence[Location], root: Path, index: NameIndex 
     )
     names = undefined_names(location.message for location in locations)
     if names:
-        index = _with_project_wide(index, names, root)
+        index = lookup.index_for(names)
         text += "\n\nThe names it says are undefined:\n" + where_defined(index, names)
     return text
-
-
-def index_for_names(index: NameIndex | None, names: Sequence[str], root: Path) -> NameIndex:
-    """``index``, or when it does not define every name, the project's whole index (bounded)."""
-    return _with_project_wide(index, names, root)
-
-
-def _with_project_wide(index: NameIndex | None, names: Sequence[str], root: Path) -> NameIndex:
-    """``index``, or when it does not define every name, the project's whole index (bounded)."""
-    if index is not None and all(index.defined_in(name) for name in names):
-        return index
-    from route.prompting.name_index import build_index, project_folders
-
-    return build_index(root, project_folders(root), max_files=LOOKUP_MAX_FILES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +119,7 @@ def focused_request(
     targets: Sequence[str],
     written: Sequence[str],
     root: Path,
-    index: NameIndex | None,
+    lookup: NameLookup,
     max_output_tokens: int,
     task: str = "",
 ) -> FocusedRequest | None:
@@ -134,7 +141,7 @@ def focused_request(
     if path not in texts:
         return None
     mine = [location for location in locations if location.path == path]
-    errors = located_section(mine, root, index) if mine else ""
+    errors = located_section(mine, root, lookup) if mine else ""
     if not errors:
         output = tail_text(clean_output(failed_output(verify)), errors_budget(max_output_tokens))
         errors = f"The checks printed:\n\n```\n{output}\n```" if output else ""
@@ -143,7 +150,7 @@ def focused_request(
         path,
         texts[path],
         [location.line for location in mine],
-        with_imports=_importable(mine, root, index),
+        with_imports=_importable(mine, lookup),
     )
     messages = build_focused_messages(
         path=path,
@@ -156,13 +163,13 @@ def focused_request(
     return FocusedRequest(path, messages, focused_prefill(path, texts[path], span))
 
 
-def _importable(locations: Sequence[Location], root: Path, index: NameIndex | None) -> bool:
+def _importable(locations: Sequence[Location], lookup: NameLookup) -> bool:
     """Whether an error calls a name undefined that the project defines elsewhere: the fix is
     then an import, so the focused span takes in the file's imports."""
     names = undefined_names(location.message for location in locations)
     if not names:
         return False
-    known = _with_project_wide(index, names, root)
+    known = lookup.index_for(names)
     return any(known.defined_in(name) for name in names)
 
 

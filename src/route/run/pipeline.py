@@ -55,7 +55,7 @@ from route.values import (
 
 if TYPE_CHECKING:
     from route.prompting.name_index import NameIndex
-    from route.repair.rounds import FocusedRequest
+    from route.repair.rounds import FocusedRequest, NameLookup
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,8 +213,20 @@ class _RunState:
     model: str = ""
     backend: str = ""
     endpoint: str = ""
+    # Where names are defined, shared by the repairs of the files as they are now (a write
+    # drops it: the files it read may have changed).
+    lookup: NameLookup | None = None
+
+    def name_lookup(self, root: Path, index: NameIndex | None) -> NameLookup:
+        if self.lookup is None:
+            from route.repair.rounds import NameLookup
+
+            self.lookup = NameLookup(root, index)
+        return self.lookup
 
     def record_changes(self, changes: Sequence[FileChange]) -> None:
+        if changes:
+            self.lookup = None
         for change in changes:
             first = self.originals.get(change.path)
             before = change.before if first is None else first.before
@@ -547,7 +559,7 @@ def _focused_round(
         targets=options.targets,
         written=written,
         root=options.project_root,
-        index=prepared.index,
+        lookup=state.name_lookup(options.project_root, prepared.index),
         max_output_tokens=options.verify_output_tokens,
         task=options.task,
     )
@@ -574,7 +586,9 @@ def _repair_message(
         verify_output=_failed_output(verify),
         written=written,
         max_output_tokens=options.verify_output_tokens,
-        located=located_section(located, options.project_root, index),
+        located=located_section(
+            located, options.project_root, state.name_lookup(options.project_root, index)
+        ),
     )
 
 
@@ -730,7 +744,8 @@ def _import_step(
 
     written = state.written_paths
     locations = located_errors(verify, sorted(written), options.project_root)
-    texts, added = import_texts(locations, options.project_root, index)
+    lookup = state.name_lookup(options.project_root, index)
+    texts, added = import_texts(locations, options.project_root, lookup)
     if not added:
         return ()
     parsed = ParsedAnswer(files=tuple(FileBlock(path, text) for path, text in texts.items()))
