@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from route.prompting.locations import Location
-from route.prompting.parse import complete_answer, parse_answer
+from route.prompting.parse import close_open_edit, complete_answer, parse_answer
 from route.repair.focused import (
     MAX_SPAN_LINES,
     MAX_TASK_CHARACTERS,
@@ -15,7 +15,6 @@ from route.repair.focused import (
     focused_span,
     project_imports,
     span_text,
-    terminated,
 )
 from route.values import ContextFile
 
@@ -192,7 +191,7 @@ def test_a_missing_replace_marker_is_put_back_before_the_closing_fence() -> None
     prefill = focused_prefill("app/s.py", SERVICE, (20, 21))
     answer = complete_answer(prefill, "def helper() -> int:\n    return 2\n```\n")
     assert parse_answer(answer).edits == ()
-    fixed = terminated(answer)
+    fixed = close_open_edit(answer)
     assert fixed.endswith("    return 2\n>>>>>>> REPLACE\n```\n")
     assert [e.replace for e in parse_answer(fixed).edits] == [
         "def helper() -> int:\n    return 2\n"
@@ -203,18 +202,18 @@ def test_an_empty_replacement_is_not_turned_into_a_deletion() -> None:
     # Seen with Qwen2.5-Coder-1.5B: the continuation was the closing fence alone.
     prefill = focused_prefill("app/s.py", SERVICE, (1, 21))
     answer = complete_answer(prefill, "```\n")
-    assert terminated(answer) == answer
-    assert parse_answer(terminated(answer)).edits == ()
+    assert close_open_edit(answer) == answer
+    assert parse_answer(close_open_edit(answer)).edits == ()
     blank = complete_answer(prefill, "\n\n```\n")
-    assert parse_answer(terminated(blank)).edits == ()
+    assert parse_answer(close_open_edit(blank)).edits == ()
 
 
 def test_a_terminated_or_cut_answer_is_left_as_it_is() -> None:
     whole = "a.py\n```python\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n"
-    assert terminated(whole) == whole
+    assert close_open_edit(whole) == whole
     cut = "a.py\n```python\n<<<<<<< SEARCH\nx\n=======\ny\n"
-    assert terminated(cut) == cut
-    assert terminated("no blocks at all\n") == "no blocks at all\n"
+    assert close_open_edit(cut) == cut
+    assert close_open_edit("no blocks at all\n") == "no blocks at all\n"
 
 
 def test_python_imports_resolve_to_project_files(tmp_path: Path) -> None:

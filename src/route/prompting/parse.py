@@ -58,6 +58,7 @@ from route.values import EditBlock, FileBlock, ParsedAnswer
 
 __all__ = [
     "PathCandidate",
+    "close_open_edit",
     "looks_like_path",
     "parse_answer",
     "path_from_comment",
@@ -195,6 +196,25 @@ def complete_answer(prefill: str, text: str) -> str:
     if text.startswith(prefill) or _opens_a_file_block(text):
         return text
     return prefill + text
+
+
+def close_open_edit(answer: str) -> str:
+    """An answer whose SEARCH/REPLACE block ends with the closing fence but no ``>>>>>>>
+    REPLACE`` line (small models drop it after a prefilled SEARCH part): the marker put back
+    before that fence. Anything else as is, an empty replacement above all: a model that closes
+    the fence at once wrote no fix, and the marker would turn that into deleting the lines."""
+    lines = answer.splitlines(keepends=True)
+    divider = next((i for i, line in enumerate(lines) if _DIVIDER.match(line)), None)
+    if divider is None:
+        return answer
+    for index in range(divider + 1, len(lines)):
+        if _REPLACE.match(lines[index]):
+            return answer
+        if _closing_length(lines[index], "`") or _closing_length(lines[index], "~"):
+            if not any(line.strip() for line in lines[divider + 1 : index]):
+                return answer
+            return "".join([*lines[:index], ">>>>>>> REPLACE\n", *lines[index:]])
+    return answer
 
 
 def _opens_a_file_block(text: str) -> bool:

@@ -17,7 +17,6 @@ rewrite one function.
 from __future__ import annotations
 
 import ast
-import re
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
 
@@ -152,8 +151,9 @@ def focused_span(
     if not located:
         span: Span = (1, count)
     else:
-        spans = [_span_around(path, text, line, count) for line in located]
-        imports = _python_imports(text) if with_imports and path.endswith(".py") else None
+        tree = _python_tree(path, text)
+        spans = [_span_around(tree, line, count) for line in located]
+        imports = _imports_span(tree) if with_imports and tree is not None else None
         if imports is not None:
             spans.append(imports)
         span = (min(first for first, _ in spans), max(last for _, last in spans))
@@ -164,36 +164,29 @@ def focused_span(
     return _unique(text, span, count)
 
 
-def _span_around(path: str, text: str, line: int, count: int) -> Span:
-    if path.endswith(".py"):
-        found = _python_span(text, line)
-        if found is not None:
-            return found
-    return max(1, line - WINDOW_LINES), min(count, line + WINDOW_LINES)
-
-
-def _python_span(text: str, line: int) -> Span | None:
-    """The top-level statement holding ``line``; inside a class, the method or statement of the
-    class body holding it. None when the file does not parse or no statement holds it."""
+def _python_tree(path: str, text: str) -> ast.Module | None:
+    """The module of a Python file that parses; None otherwise (other languages included)."""
+    if not path.endswith(".py"):
+        return None
     try:
-        tree = ast.parse(text)
+        return ast.parse(text)
     except (SyntaxError, ValueError):
         return None
-    node = _holding(tree.body, line)
+
+
+def _span_around(tree: ast.Module | None, line: int, count: int) -> Span:
+    """In Python, the top-level statement holding ``line``, or inside a class, the method or
+    statement of the class body holding it; else (or when no statement holds it) a window."""
+    node = _holding(tree.body, line) if tree is not None else None
     if node is None:
-        return None
+        return max(1, line - WINDOW_LINES), min(count, line + WINDOW_LINES)
     if isinstance(node, ast.ClassDef):
         node = _holding(node.body, line) or node  # the class line itself: the whole class
     return _first_line(node), _last_line(node)
 
 
-def _python_imports(text: str) -> Span | None:
-    """From the first to the last top-level import statement; None without any (or when the
-    file does not parse)."""
-    try:
-        tree = ast.parse(text)
-    except (SyntaxError, ValueError):
-        return None
+def _imports_span(tree: ast.Module) -> Span | None:
+    """From the first to the last top-level import statement; None without any."""
     found = [node for node in tree.body if isinstance(node, ast.Import | ast.ImportFrom)]
     if not found:
         return None
@@ -222,30 +215,6 @@ def _unique(text: str, span: Span, count: int) -> Span | None:
         if first == 1 and last == count:
             return None
         first, last = max(1, first - 1), min(count, last + 1)
-
-
-_REPLACE_LINE = re.compile(r"^>{5,9} ?REPLACE\s*$")
-_DIVIDER_LINE = re.compile(r"^={5,9}\s*$")
-
-
-def terminated(answer: str) -> str:
-    """A focused answer whose replacement ends with the closing fence but no ``>>>>>>> REPLACE``
-    line (small models drop it): the marker put back before that fence. Anything else as is,
-    an empty replacement above all: a model that closes the fence at once wrote no fix, and
-    the marker would turn that into deleting every prefilled line."""
-    lines = answer.splitlines(keepends=True)
-    divider = next((i for i, line in enumerate(lines) if _DIVIDER_LINE.match(line)), None)
-    if divider is None:
-        return answer
-    for index in range(divider + 1, len(lines)):
-        line = lines[index].strip()
-        if _REPLACE_LINE.match(line):
-            return answer
-        if line.startswith("```") and not line.strip("`"):
-            if not any(item.strip() for item in lines[divider + 1 : index]):
-                return answer
-            return "".join([*lines[:index], ">>>>>>> REPLACE\n", *lines[index:]])
-    return answer
 
 
 def errors_budget(max_output_tokens: int) -> int:

@@ -365,9 +365,9 @@ def _attempts(
             last_failure = f"{last_failure}; no room for another repair round ({error})"
             break
         if strategy == "focused":
-            from route.repair.focused import terminated
+            from route.prompting.parse import close_open_edit
 
-            completion = replace(completion, text=terminated(completion.text))
+            completion = replace(completion, text=close_open_edit(completion.text))
         attempt, failure = _attempt(
             options,
             number,
