@@ -122,6 +122,18 @@ def test_show_thinking_writes_the_reasoning_dimmed_on_the_status_stream_only() -
     assert "think" not in text.getvalue()
 
 
+def test_shown_reasoning_cannot_drive_the_terminal() -> None:
+    text, status = io.StringIO(), io.StringIO()
+    view = LiveView(
+        model="m", text_stream=text, status_stream=status, show_thinking=True, clock=Clock()
+    )
+    view.attempt_started(1, 1)
+    view.thinking("a\x1b]52;c;cm0gLXJmIH4=\x07b\x1b[2J\nnext")
+    shown = status.getvalue()
+    assert "\x1b]52" not in shown and "\x1b[2J" not in shown and "\x07" not in shown
+    assert "a\\x1b]52;c;cm0gLXJmIH4=\\x07b\\x1b[2J\nnext" in shown
+
+
 def test_plain_table_aligns_columns() -> None:
     table = plain_table("T", ["a", "bbb"], [["1", "2"], ["333", "4"]])
     assert table.splitlines() == ["T", "a    bbb", "1    2", "333  4"]

@@ -192,7 +192,7 @@ class LiveView:
         self._thinking_open = True
         if self._show_thinking and self._show_status:
             self._clear_status()
-            _write(self._status, f"\x1b[2m{chunk}\x1b[0m")
+            _write(self._status, f"\x1b[2m{escape_terminal(chunk, multiline=True)}\x1b[0m")
             return
         self._maybe_status()
 
