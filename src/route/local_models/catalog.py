@@ -8,6 +8,7 @@ well first, best coding quality first, then the fastest.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -247,22 +248,30 @@ def _check_catalog(catalog: Catalog, origin: str) -> None:
 def catalog_thinks(tag: str, path: Path | None = None) -> bool | None:
     """Whether the catalog lists ``tag`` as a reasoning model; None when it does not list it
     (or cannot be read). Reads the YAML as it is, without validating it, so ``route gen``
-    imports no pydantic for this one fact."""
+    imports no pydantic for this one fact; once per file and process (a batch asks per task)."""
+    thinks = _thinking_tags(path or default_catalog_path())
+    return None if thinks is None else thinks.get(normalize_tag(tag))
+
+
+@functools.lru_cache(maxsize=4)
+def _thinking_tags(path: Path) -> dict[str, bool] | None:
+    """Each listed tag (normalized) -> whether it reasons; None when the file cannot be read."""
     import yaml
 
     from route.yamlio import load_yaml
 
     try:
-        document = load_yaml((path or default_catalog_path()).read_text(encoding="utf-8"))
+        document = load_yaml(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         return None
     models = document.get("models") if isinstance(document, dict) else None
-    wanted = normalize_tag(tag)
+    thinks: dict[str, bool] = {}
     for entry in models if isinstance(models, list) else ():
-        if isinstance(entry, dict) and normalize_tag(str(entry.get("tag", ""))) == wanted:
+        if isinstance(entry, dict):
             capabilities = entry.get("capabilities")
-            return isinstance(capabilities, list) and "thinking" in capabilities
-    return None
+            tag = normalize_tag(str(entry.get("tag", "")))
+            thinks.setdefault(tag, isinstance(capabilities, list) and "thinking" in capabilities)
+    return thinks
 
 
 def _check_think(model: CatalogModel, origin: str) -> None:
