@@ -132,3 +132,20 @@ def test_secrets_are_not_passed_to_the_fixer(project: Path) -> None:
                      environment={"MY_TOKEN": "secret", "PATH": "/usr/bin:/bin"})  # fmt: skip
     assert (project / "app" / "new.py").read_text() == "none"
     assert result.problem is None
+
+
+def test_a_cancelled_run_stops_the_fix_command(project: Path) -> None:
+    import threading
+
+    from route.errors import Cancelled
+
+    cancel = threading.Event()
+    timer = threading.Timer(0.5, cancel.set)
+    timer.start()
+    try:
+        with pytest.raises(Cancelled):
+            run_fix(project, fixer("import time\ntime.sleep(60)\n"), ["app/new.py"],
+                    ["app/new.py"], cancel=cancel)  # fmt: skip
+    finally:
+        timer.cancel()
+    assert (project / "app" / "new.py").read_text() == "import os\nX = 1\n"

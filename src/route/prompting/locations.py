@@ -22,6 +22,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from route.prompting.prompt import fenced
+
 # How many locations a repair message shows, and lines of context on each side.
 MAX_LOCATIONS = 5
 CONTEXT_LINES = 3
@@ -202,8 +204,7 @@ def render_locations(
             f"{'>>' if number == location.line else '  '} {number:>{width}} | {lines[number - 1]}"
             for number in range(first, last + 1)
         )
-        fence = _fence(numbered)
-        blocks.append(f"{location.label}\n{fence}\n{numbered}\n{fence}")
+        blocks.append(f"{location.label}\n{fenced(numbered)}")
     more = len(locations) - max_locations
     if more > 0:
         blocks.append(f"({more} more location(s) in the output above.)")
@@ -215,11 +216,6 @@ def numbered_file(text: str) -> str:
     lines = text.splitlines()
     width = len(str(max(1, len(lines))))
     return "\n".join(f"{number:>{width}} | {line}" for number, line in enumerate(lines, 1))
-
-
-def _fence(text: str) -> str:
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    return "`" * max(3, longest + 1)
 
 
 def read_texts(paths: Iterable[str], root: Path) -> dict[str, str]:

@@ -699,14 +699,14 @@ def _write_and_verify(
 
             apply_plan(plan, options.project_root)
             state.record_changes(plan.changes)
-        fix = _fix(options, plan, state, events)
+        fix = _fix(options, plan, state, events, cancel)
         verify = verify_project(
             options.project_root, options.verify, on_start=events.verify_started, cancel=cancel
         )
         imports: tuple[str, ...] = ()
         if not verify.passed and not verify.tampered:
             imports = _import_step(
-                options, verify, state, events, tool_names=tool_names, index=index
+                options, verify, state, events, tool_names=tool_names, index=index, cancel=cancel
             )
             if imports:
                 _check_cancel(cancel, "after the import step")
@@ -734,6 +734,7 @@ def _import_step(
     *,
     tool_names: frozenset[str],
     index: NameIndex | None,
+    cancel: threading.Event | None = None,
 ) -> tuple[str, ...]:
     """Import the names verify calls undefined, in the files route wrote, from the one project
     module that defines each (``repair/auto_import``); the same planner and fix step as an
@@ -756,12 +757,16 @@ def _import_step(
     state.record_changes(plan.changes)
     lines = tuple(f"{item.path}: {item.line}" for item in added)
     events.notice("import step: added " + "; ".join(lines) + "; verify runs again")
-    _fix(options, plan, state, events)
+    _fix(options, plan, state, events, cancel)
     return lines
 
 
 def _fix(
-    options: GenOptions, plan: WritePlan, state: _RunState, events: RunEvents
+    options: GenOptions,
+    plan: WritePlan,
+    state: _RunState,
+    events: RunEvents,
+    cancel: threading.Event | None = None,
 ) -> FixResult | None:
     """The fix step on this attempt's files; its changes become route's changes."""
     if options.fix is None or not plan.changes:
@@ -774,6 +779,7 @@ def _fix(
         options.fix,
         [change.path for change in plan.changes],
         state.written_paths,
+        cancel=cancel,
     )
     state.record_changes(result.changes)
     notice = fix_notice(result)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import shlex
 import stat
+import threading
 import time
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -70,10 +71,12 @@ def run_fix(
     *,
     environment: Mapping[str, str] | None = None,
     clock: Callable[[], float] = time.monotonic,
+    cancel: threading.Event | None = None,
 ) -> FixResult:
     """Run the fix command on ``files`` (this attempt's) in ``root``. ``owned`` are every file
     route wrote in this run: the only files it may change. Never raises for a failing command;
-    a fix that broke the rules is undone and says so in ``problem``."""
+    a fix that broke the rules is undone and says so in ``problem``. ``cancel``, once set,
+    stops it as it stops verify (``Cancelled`` propagates)."""
     from route.safety.verify import VerifySettings, run_verify
 
     started = clock()
@@ -92,6 +95,7 @@ def run_fix(
         ),
         environment=environment,
         clock=clock,
+        cancel=cancel,
     )
     after = _Snapshot.take(root)
     outside = sorted(path for path in before.differences(after) if path not in owned_set)
