@@ -14,8 +14,7 @@ from typing import Any
 
 from route.accounting.costs import GROUPINGS
 from route.errors import UsageError
-
-THINK_LEVELS = ("auto", "off", "on", "low", "medium", "high")
+from route.values import THINK_MODES
 
 MAX_ATTEMPTS_LIMIT = 10  # as route.yaml's max_attempts
 CONTEXT_TOKENS_RANGE = (512, 1_048_576)
@@ -128,7 +127,7 @@ GENERATE = ToolSpec(
         },
         "think": {
             "type": "string",
-            "enum": list(THINK_LEVELS),
+            "enum": list(THINK_MODES),
             "description": "The model's thinking: 'off' for boilerplate (faster), 'on' or a "
             "level for harder code, 'auto' to let route decide (default: route.yaml's think).",
         },
