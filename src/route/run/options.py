@@ -117,7 +117,7 @@ def gen_options(
         raise UsageError(str(exc)) from exc
     verify = verify_settings(config, choices)
     check_sandbox(verify)
-
+    raised = thinking_output_tokens(config)
     return GenOptions(
         task=task,
         skill_refs=skill_refs,
@@ -143,8 +143,11 @@ def gen_options(
         lock_timeout_seconds=config.verify_timeout + LOCK_WAIT_MARGIN_SECONDS,
         targets=checked_targets,
         think=config.think,
-        thinking_output_tokens=thinking_output_tokens(config),
-        model_thinks=catalog_thinks(model),
+        thinking_output_tokens=raised,
+        # Read only to raise the budget for think=auto: skip the catalog when it cannot matter.
+        model_thinks=catalog_thinks(model)
+        if raised is not None and config.think == "auto"
+        else None,
     )
 
 
